@@ -1,0 +1,41 @@
+# Every target creates what it needs: the virtualenv, the package, the test servers.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test test-unit lint typecheck bench docs clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/kaizen-otel demo
+
+test: $(STAMP)
+	$(PY) -m tests.testbed.install
+	$(PY) -m pytest -q
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -q -m "not integration"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check kaizen_otel tests benchmarks
+	$(VENV)/bin/ruff format --check kaizen_otel tests benchmarks
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+docs: $(STAMP)
+	$(PY) -m kaizen_otel.cli config --markdown > docs/configuration.md
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .testbed .bench
