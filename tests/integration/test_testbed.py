@@ -7,6 +7,7 @@ the rotel processor), not at the package under test.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -233,3 +234,44 @@ def test_installer_fails_under_ci_when_a_server_cannot_be_installed(tmp_path: Pa
     assert (
         "could not install prometheus, prometheus-alertmanager; CI=true needs every server" in result.stderr
     )
+
+
+STARTS_ROTEL_AND_WAITS = """\
+import sys, time
+from tests.testbed.servers import Rotel
+server = Rotel()
+server.start()
+print(server.pid, server.workdir, flush=True)
+time.sleep(60)
+"""
+
+
+def _gone(pid: int) -> bool:
+    """True once pid has exited (a zombie waiting for a reaper counts as exited)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state in ("Z", "X")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="parent-death signal is Linux only")
+def test_a_server_does_not_outlive_a_test_process_killed_with_sigkill(rotel: Rotel) -> None:
+    """A server started by a process that dies by kill -9 (no teardown) is killed with it."""
+    runner = subprocess.Popen(
+        [sys.executable, "-c", STARTS_ROTEL_AND_WAITS], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert runner.stdout is not None
+        pid_text, workdir = runner.stdout.readline().split()
+        server_pid = int(pid_text)
+        assert not _gone(server_pid)
+    finally:
+        runner.kill()
+        runner.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while not _gone(server_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+    assert _gone(server_pid)

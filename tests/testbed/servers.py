@@ -8,12 +8,15 @@ them. Only the standard library is used to talk to them, so the helpers work in 
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -34,6 +37,7 @@ PROCESSOR_FILE = Path(__file__).with_name("rotel_processor.py")
 ROTEL_OUT_ENV = "KAIZEN_TESTBED_ROTEL_OUT"
 POLL_SECONDS = 0.1
 STOP_TIMEOUT = 5.0
+PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 
 Record = dict[str, Any]
 
@@ -75,6 +79,16 @@ def http_post(url: str, body: bytes = b"", timeout: float = 10.0) -> tuple[int, 
         return int(error.code), error.read()
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGKILL when the test process dies, even by ``kill -9``.
+
+    Fixtures stop servers in teardown, but a test run that is itself killed never reaches it;
+    without this a Prometheus or rotel would outlive the run and hold its port.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def _poll(check: Callable[[], Any], timeout: float, interval: float = POLL_SECONDS) -> Any:
     """Call check until it returns something truthy or timeout passes; returns the last result."""
     deadline = time.monotonic() + timeout
@@ -102,6 +116,10 @@ class ManagedProcess(ABC):
     def pid(self) -> int | None:
         return self.process.pid if self.process is not None else None
 
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     @abstractmethod
     def command(self) -> list[str]:
         """The argv that starts the server in the foreground."""
@@ -128,6 +146,7 @@ class ManagedProcess(ABC):
                 stderr=subprocess.STDOUT,
                 env=self.environment(),
                 cwd=self.workdir,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
         try:
             if not _poll(self._alive_and_ready, timeout, interval=0.02):
@@ -251,9 +270,14 @@ class Prometheus(ManagedProcess):
             return False
 
     def reload(self) -> None:
-        """Rewrite the config file and apply it (``POST /-/reload``); raises if Prometheus rejects it."""
+        """Rewrite the config file and apply it (``POST /-/reload``); raises if Prometheus rejects it.
+
+        Before ``start()`` this only rewrites the file, which the start then reads.
+        """
         with self._lock:
             self.prepare()
+            if not self.running:
+                return
             status, body = http_post(f"{self.url}/-/reload")
         if status != 200:
             raise ServerError(f"prometheus rejected its config ({status}): {body.decode(errors='replace')}")
@@ -643,6 +667,8 @@ class Rotel(ManagedProcess):
         ``attributes time_unix_nano value`` (number points) or ``count sum min max bucket_counts
         explicit_bounds`` (histograms; ``value`` is None). Ids are lowercase hex, "" when unset.
         """
+        if signal is not None and signal not in _SIGNAL_ALIASES:
+            raise ValueError(f"signal must be one of {sorted(_SIGNAL_ALIASES)} or None, got {signal!r}")
         self._read_new()
         wanted = _SIGNAL_ALIASES[signal] if signal is not None else None
         with self._read_lock:
