@@ -101,8 +101,8 @@ def _install_apt(packages: list[str]) -> bool:
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         print(f"cannot install {', '.join(packages)}: needs apt-get as root", file=sys.stderr)
         return False
-    if not _run(["apt-get", "update", "-qq"]):
-        return False
+    # A failed update (a mirror hiccup) still leaves the old lists, which may be enough.
+    _run(["apt-get", "update", "-qq"])
     return _run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages])
 
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from tests.testbed.install import rotel_agent_path
 
@@ -40,6 +40,7 @@ STOP_TIMEOUT = 5.0
 PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 
 Record = dict[str, Any]
+_Server = TypeVar("_Server", bound="ManagedProcess")
 
 
 class ServerError(RuntimeError):
@@ -181,7 +182,7 @@ class ManagedProcess(ABC):
             return f"({self.name} log not found)"
         return "\n".join(text.splitlines()[-lines:])
 
-    def __enter__(self) -> ManagedProcess:
+    def __enter__(self: _Server) -> _Server:
         self.start()
         return self
 
