@@ -1,0 +1,118 @@
+"""Canonical JSON, the SHA-256 hash chain and the HMAC seals of the audit trail (stdlib only).
+
+Every line of a trail is one JSON object written in *canonical* form: keys sorted, no
+whitespace, ASCII only. Canonical form makes a line's text a pure function of its content, so a
+verifier can re-serialise a parsed line and recompute its hash without keeping the original bytes.
+
+A line carries ``prev`` (the hash of the line before it) and ``hash`` (SHA-256 over the canonical
+JSON of the line without ``hash``). Changing, removing or moving any line breaks a link. A plain
+chain cannot tell a cut tail or a complete rewrite from the real thing, so seal lines also carry
+``mac``: an HMAC-SHA256 under a secret key over the seal itself, which names the chain head
+(``prev``) and the number of lines before it (``count``).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import enum
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "FORMAT_VERSION",
+    "GENESIS_PREV",
+    "canonical",
+    "decode_line",
+    "encode_line",
+    "key_id",
+    "line_hash",
+    "seal_mac",
+]
+
+#: Version of the line format, written as ``v`` on every line.
+FORMAT_VERSION = 1
+
+#: The ``prev`` of the very first line of a trail.
+GENESIS_PREV = "0" * 64
+
+_KEY_ID_LABEL = b"kaizen_otel audit key id"
+
+
+def _to_json(value: Any) -> Any:
+    """Fallback for values JSON has no type for: a stable, readable text form."""
+    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "base64:" + base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, (set, frozenset)):
+        return sorted((_to_json(v) if not isinstance(v, (str, int, float)) else v for v in value), key=repr)
+    return str(value)
+
+
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False, default=_to_json
+)
+
+
+def canonical(obj: Mapping[str, Any]) -> bytes:
+    """The canonical JSON text of ``obj`` (sorted keys, no spaces, ASCII), as bytes.
+
+    Raises ``ValueError`` for NaN/infinity and ``TypeError`` for keys that are not strings, so a
+    value that could not be re-read identically never enters the chain.
+    """
+    if any(not isinstance(k, str) for k in obj):
+        raise TypeError("audit record keys must be strings")
+    return _ENCODER.encode(obj).encode("ascii")
+
+
+def line_hash(body: bytes) -> str:
+    """SHA-256 hex digest of a line's canonical text without its ``hash`` field."""
+    return hashlib.sha256(body).hexdigest()
+
+
+def encode_line(record: dict[str, Any]) -> tuple[bytes, str]:
+    """Add ``hash`` to ``record`` (which already holds ``prev``) and return the line and the hash.
+
+    The returned bytes end with a newline and are exactly what is written to disk.
+    """
+    digest = line_hash(canonical(record))
+    record["hash"] = digest
+    return canonical(record) + b"\n", digest
+
+
+def decode_line(line: bytes) -> tuple[dict[str, Any], bool]:
+    """Parse one line; return the record and whether its own ``hash`` matches its content.
+
+    Raises ``ValueError`` when the line is not a JSON object.
+    """
+    record = json.loads(line)
+    if not isinstance(record, dict):
+        raise ValueError("not a JSON object")
+    claimed = record.get("hash")
+    body = {k: v for k, v in record.items() if k != "hash"}
+    try:
+        ok = isinstance(claimed, str) and hmac.compare_digest(line_hash(canonical(body)), claimed)
+    except (TypeError, ValueError):
+        ok = False
+    return record, ok
+
+
+def key_id(key: bytes) -> str:
+    """A short public name for a key, so a verifier can tell "other key" from "forged seal"."""
+    return hmac.new(key, _KEY_ID_LABEL, hashlib.sha256).hexdigest()[:16]
+
+
+def seal_mac(key: bytes, seal: Mapping[str, Any]) -> str:
+    """HMAC-SHA256 over the canonical seal without ``mac`` and ``hash``.
+
+    The seal names the chain head (``prev``), the number of lines before it (``count``), its own
+    ``seq``, time and file index, so the MAC binds all of them.
+    """
+    body = {k: v for k, v in seal.items() if k not in ("mac", "hash")}
+    return hmac.new(key, canonical(body), hashlib.sha256).hexdigest()

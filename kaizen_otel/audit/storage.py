@@ -1,0 +1,707 @@
+"""Durable, multi-process, append-only storage of a hash-chained JSONL trail.
+
+The promise: :meth:`DurableLog.append` returns only once its lines are on disk (``fdatasync``), and
+raises :class:`~kaizen_otel.exceptions.AuditError` otherwise. How it is kept:
+
+* **One writer at a time, across processes.** A process-local lock plus ``flock`` on a lock file
+  beside the trail. Under the lock the writer re-reads the tail of the file when another process
+  wrote or rotated since, so every line links to the real previous line.
+* **One ``os.write`` per line** on an ``O_APPEND`` descriptor. A short write or a write error is
+  a failure: the caller gets ``AuditError`` and the writer re-reads the file before the next line;
+  the partial bytes are then a torn tail, moved aside by recovery.
+* **Group commit.** The lock is released before the ``fdatasync``. Threads that wrote while a sync
+  was running share the next one: a sync covers every line written before it started, and a caller
+  returns only when a sync that started after its write has succeeded. A failed sync fails every
+  caller it covered; none is acknowledged.
+* **Crash recovery.** A last line without a newline (a writer killed mid-write, or a short write)
+  is moved to ``<file>.torn-<ns>``, the file cut back to its last complete line, and a
+  ``recovery`` line records what was moved, so nothing disappears silently.
+* **Rotation and retention** by size and age, with a seal ending each file and a ``link`` line
+  starting the next. Retention deletes only the oldest files, after writing a ``retention`` line
+  naming them and the anchor the kept files verify from.
+* **File system hygiene.** Files 0600, directory 0700, ``O_NOFOLLOW`` everywhere (a symlink is
+  refused, never followed), the directory fsynced after every create, rename and delete.
+
+The only fake the tests use is :class:`SysCalls`: the three os calls that durability depends on,
+replaceable to inject a failed ``fdatasync`` or a short write.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import logging
+import os
+import stat
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kaizen_otel.audit import chain
+from kaizen_otel.audit.files import TrailLayout, complete_length
+from kaizen_otel.exceptions import AuditError
+
+__all__ = ["Appended", "DurableLog", "StorageOptions", "SysCalls"]
+
+_log = logging.getLogger("kaizen_otel.audit")
+
+_FILE_MODE = 0o600
+_DIR_MODE = 0o700
+_OPEN_FLAGS = os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+_READ_CHUNK = 64 * 1024
+
+
+class SysCalls:
+    """The os calls whose failure durability depends on. Tests replace this to inject faults."""
+
+    def write(self, fd: int, data: bytes) -> int:
+        return os.write(fd, data)
+
+    def fdatasync(self, fd: int) -> None:
+        os.fdatasync(fd)
+
+    def fsync(self, fd: int) -> None:
+        os.fsync(fd)
+
+
+@dataclass(frozen=True)
+class StorageOptions:
+    """Rotation, retention and seal policy of one trail (see the ``audit_*`` settings)."""
+
+    rotate_bytes: int = 64 * 1024 * 1024
+    rotate_seconds: float = 86400.0
+    retention_files: int = 0
+    retention_days: float = 0.0
+    seal_records: int = 1000
+    key: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Appended:
+    """One line made durable: its sequence number, hash and full record (``hash`` included)."""
+
+    seq: int
+    hash: str
+    record: Mapping[str, Any]
+
+
+class DurableLog:
+    """The append-only trail at ``path``; safe to share between threads and processes."""
+
+    def __init__(
+        self,
+        path: str,
+        options: StorageOptions | None = None,
+        *,
+        syscalls: SysCalls | None = None,
+        clock: Callable[[], int] = time.time_ns,
+        on_recovery: Callable[[Mapping[str, Any]], None] | None = None,
+    ) -> None:
+        self.layout = TrailLayout(os.path.abspath(path))
+        self.options = options or StorageOptions()
+        self._sys = syscalls or SysCalls()
+        self._clock = clock
+        self._on_recovery = on_recovery
+        self._key_id = chain.key_id(self.options.key) if self.options.key else None
+        self._wlock = threading.Lock()
+        self._cv = threading.Condition(threading.Lock())
+        self._reset_sync_state()
+        self._fd = -1
+        self._lock_fd = -1
+        self._dir_fd = -1
+        self._closed = False
+        self._broken: str | None = None
+        self._seq = -1
+        self._head = chain.GENESIS_PREV
+        self._last_kind = ""
+        self._end = 0
+        self._ident: tuple[int, int] = (0, 0)
+        self._file_index = 0
+        self._file_started_ns = 0
+        self._unsealed = 0
+        self._last_seal_ns = clock()
+        self._head_ident: tuple[int, int] = (-1, -1)
+        self._pending_recovery: dict[str, Any] | None = None
+        self._open()
+        if hasattr(os, "register_at_fork"):
+            ref = weakref.WeakMethod(self._after_fork_in_child)
+
+            def _child() -> None:
+                method = ref()
+                if method is not None:
+                    method()
+
+            os.register_at_fork(after_in_child=_child)
+
+    # ----------------------------------------------------------------------------- public
+
+    @property
+    def path(self) -> str:
+        return self.layout.path
+
+    @property
+    def head(self) -> tuple[int, str]:
+        """``(seq, hash)`` of the last line this process wrote or read under the lock."""
+        return self._seq, self._head
+
+    @property
+    def unsealed(self) -> int:
+        """Lines written since the last seal this process knows of."""
+        return self._unsealed
+
+    @property
+    def last_seal_ns(self) -> int:
+        return self._last_seal_ns
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def append(self, records: Sequence[Mapping[str, Any]]) -> list[Appended]:
+        """Append one line per record (each without ``v``/``seq``/``prev``/``hash``); durable on return."""
+        with self._wlock:
+            self._check_open()
+            appended, ticket = self._locked(lambda: self._write_records(records))
+        self._wait_durable(ticket)
+        return appended
+
+    def seal(self, reason: str) -> Appended | None:
+        """Write a seal line now (durable on return); None when the trail ends with a seal already."""
+        with self._wlock:
+            self._check_open()
+            appended, ticket = self._locked(lambda: self._write_seal_if_unsealed(reason))
+        self._wait_durable(ticket)
+        return appended[0] if appended else None
+
+    def close(self) -> None:
+        """Seal (reason ``close``), sync and release the files. Idempotent."""
+        with self._wlock:
+            if self._closed:
+                return
+            try:
+                _, ticket = self._locked(lambda: self._write_seal_if_unsealed("close"))
+                self._wait_durable(ticket)
+            finally:
+                self._closed = True
+                for fd in (self._fd, self._lock_fd, self._dir_fd):
+                    if fd >= 0:
+                        try:
+                            os.close(fd)
+                        except OSError:
+                            pass
+                self._fd = self._lock_fd = self._dir_fd = -1
+
+    # ----------------------------------------------------------------------------- opening
+
+    def _open(self) -> None:
+        self._make_directory(self.layout.directory)
+        try:
+            self._dir_fd = os.open(
+                self.layout.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+            )
+            self._lock_fd = self._open_file(self.layout.lock_path, create=True)
+        except OSError as exc:
+            raise self._open_error(exc) from exc
+        with self._wlock:
+            _, ticket = self._locked(lambda: [])
+        self._wait_durable(ticket)
+
+    def _make_directory(self, directory: str) -> None:
+        missing = []
+        current = directory
+        while not os.path.lexists(current):
+            missing.append(current)
+            parent = os.path.dirname(current)
+            if parent == current:
+                break
+            current = parent
+        if os.path.islink(directory):
+            raise AuditError(f"refusing the audit directory {directory!r}: it is a symbolic link")
+        for created in reversed(missing):
+            try:
+                os.mkdir(created, _DIR_MODE)
+                os.chmod(created, _DIR_MODE)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise AuditError(f"cannot create the audit directory {created!r}: {exc.strerror}") from exc
+            self._fsync_dir(os.path.dirname(created) or ".")
+        mode = stat.S_IMODE(os.stat(directory).st_mode)
+        if mode & 0o077:
+            _log.warning(
+                "audit directory %s is accessible to other users (mode %o); 0700 is recommended",
+                directory,
+                mode,
+            )
+
+    def _fsync_dir(self, directory: str) -> None:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            self._sys.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _open_error(self, exc: OSError) -> AuditError:
+        if exc.errno == errno.ELOOP or (exc.errno == errno.ENOTDIR and os.path.islink(self.layout.directory)):
+            return AuditError(f"refusing the audit trail {self.path!r}: a path component is a symbolic link")
+        return AuditError(f"cannot open the audit trail {self.path!r}: {exc.strerror or exc}")
+
+    def _open_file(self, path: str, *, create: bool, exclusive: bool = False) -> int:
+        flags = _OPEN_FLAGS | (os.O_CREAT if create else 0) | (os.O_EXCL if exclusive else 0)
+        fd = os.open(path, flags, _FILE_MODE)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise AuditError(f"refusing {path!r}: not a regular file")
+            if stat.S_IMODE(info.st_mode) != _FILE_MODE:
+                os.fchmod(fd, _FILE_MODE)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise AuditError(f"the audit trail {self.path!r} is closed")
+
+    def _after_fork_in_child(self) -> None:
+        """A forked child shares its parent's descriptors, and with them the parent's flock.
+
+        Give it fresh locks now and fresh descriptors before its first write.
+        """
+        self._wlock = threading.Lock()
+        self._cv = threading.Condition(threading.Lock())
+        self._reset_sync_state()
+        if not self._closed:
+            self._broken = "forked"
+
+    # ----------------------------------------------------------------------------- the locked section
+
+    def _locked(self, action: Callable[[], list[Appended]]) -> tuple[list[Appended], int]:
+        """Run ``action`` holding the cross-process lock, after catching up with the file.
+
+        Returns what it appended and the sync ticket that covers it. Call with ``_wlock`` held.
+        """
+        if self._broken == "forked":
+            self._reopen_descriptors()
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            raise AuditError(f"cannot lock the audit trail {self.path!r}: {exc.strerror}") from exc
+        try:
+            self._catch_up()
+            appended = action()
+            with self._cv:
+                self._written += 1
+                ticket = self._written
+            return appended, ticket
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _reopen_descriptors(self) -> None:
+        for fd in (self._fd, self._lock_fd):
+            if fd >= 0:
+                os.close(fd)
+        self._fd = -1
+        try:
+            self._lock_fd = self._open_file(self.layout.lock_path, create=True)
+        except OSError as exc:
+            raise self._open_error(exc) from exc
+        self._broken = "reopen"
+
+    def _catch_up(self) -> None:
+        """Make the in-memory head match the file: reopen, follow a rotation, or re-read the tail."""
+        try:
+            on_disk = os.lstat(self.path)
+        except FileNotFoundError:
+            on_disk = None
+        except OSError as exc:
+            raise AuditError(f"cannot stat the audit trail {self.path!r}: {exc.strerror}") from exc
+        if on_disk is not None and stat.S_ISLNK(on_disk.st_mode):
+            raise AuditError(f"refusing the audit trail {self.path!r}: it is a symbolic link")
+        if on_disk is None:
+            self._active_missing()
+            return
+        ident = (on_disk.st_dev, on_disk.st_ino)
+        if self._fd < 0 or self._broken is not None or ident != self._ident:
+            self._switch_to_path()
+            return
+        if on_disk.st_size != self._end:
+            self._load_tail()
+
+    def _active_missing(self) -> None:
+        """No active file: a new trail, or a rotation cut short by a crash after the rename."""
+        if self._fd >= 0 and os.fstat(self._fd).st_nlink == 0:
+            self._broken = "deleted"
+            raise AuditError(
+                f"the active audit file {self.path!r} was deleted while open; lines up to seq "
+                f"{self._seq} are no longer in the trail"
+            )
+        self._switch_to_path()
+
+    def _switch_to_path(self) -> None:
+        """(Re)open the active file, creating it when missing, then load its tail."""
+        self._drain_and_sync_all()
+        try:
+            fd = self._open_file(self.path, create=True, exclusive=True)
+            created = True
+        except FileExistsError:
+            try:
+                fd = self._open_file(self.path, create=False)
+            except OSError as exc:
+                raise self._open_error(exc) from exc
+            created = False
+        except OSError as exc:
+            raise self._open_error(exc) from exc
+        if created:
+            self._fsync_dir_fd()
+        old, self._fd = self._fd, fd
+        if old >= 0:
+            os.close(old)
+        info = os.fstat(fd)
+        self._ident = (info.st_dev, info.st_ino)
+        self._broken = None
+        self._load_tail()
+
+    def _fsync_dir_fd(self) -> None:
+        try:
+            self._sys.fsync(self._dir_fd)
+        except OSError as exc:
+            self._broken = "directory fsync failed"
+            raise AuditError(f"fsync of the audit directory failed: {exc.strerror}") from exc
+
+    # ----------------------------------------------------------------------------- reading the tail
+
+    def _pread_all(self, length: int, offset: int) -> bytes:
+        parts = []
+        while length > 0:
+            chunk = os.pread(self._fd, min(length, _READ_CHUNK * 16), offset)
+            if not chunk:
+                break
+            parts.append(chunk)
+            length -= len(chunk)
+            offset += len(chunk)
+        return b"".join(parts)
+
+    def _load_tail(self) -> None:
+        """Read the last complete line (moving a torn tail aside) and, for a new file, its first line."""
+        size = os.fstat(self._fd).st_size
+        with os.fdopen(os.dup(self._fd), "rb") as handle:
+            complete = complete_length(handle, size)
+            if complete < size:
+                self._recover_torn(complete, size)
+            start = complete_length(handle, complete - 1) if complete > 0 else 0
+            handle.seek(0)
+            first = handle.readline() if complete > 0 and self._head_ident != self._ident else b""
+        self._end = complete
+        if complete == 0:
+            self._start_file()
+        else:
+            record = self._parse_trusted(self._pread_all(complete - start, start), "last")
+            self._seq = int(record["seq"])
+            self._head = str(record["hash"])
+            self._last_kind = str(record.get("kind", ""))
+            if self._last_kind == "seal":
+                self._unsealed = 0
+                self._last_seal_ns = int(record.get("timestamp", self._last_seal_ns))
+            elif self._unsealed == 0:
+                self._unsealed = 1
+            if first:
+                head = self._parse_trusted(first, "first")
+                self._file_index = int(head.get("file_index", 0))
+                self._file_started_ns = int(head.get("timestamp", 0))
+        self._head_ident = self._ident
+        if self._pending_recovery is not None:
+            recovery, self._pending_recovery = self._pending_recovery, None
+            self._write_line(recovery)
+
+    def _parse_trusted(self, line: bytes, which: str) -> dict[str, Any]:
+        try:
+            record, ok = chain.decode_line(line)
+        except ValueError:
+            ok, record = False, {}
+        if not ok or not isinstance(record.get("seq"), int) or not isinstance(record.get("hash"), str):
+            self._broken = "damaged"
+            raise AuditError(
+                f"the {which} line of the audit file {self.path!r} is damaged; refusing to append to it "
+                f"(run `kaizen-otel audit verify {self.path}`)"
+            )
+        return record
+
+    def _recover_torn(self, complete: int, size: int) -> None:
+        """Move a torn last line aside, cut the file back, and queue a ``recovery`` line about it."""
+        torn = self._pread_all(size - complete, complete)
+        stamp = self._clock()
+        aside = self.layout.torn_path(stamp)
+        try:
+            fd = os.open(
+                aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, _FILE_MODE
+            )
+            try:
+                os.fchmod(fd, _FILE_MODE)
+                written = os.write(fd, torn)
+                if written != len(torn):
+                    raise OSError(errno.EIO, "short write while saving a torn line")
+                self._sys.fsync(fd)
+            finally:
+                os.close(fd)
+            self._fsync_dir_fd()
+            os.ftruncate(self._fd, complete)
+            self._sys.fdatasync(self._fd)
+        except OSError as exc:
+            self._broken = "recovery failed"
+            raise AuditError(f"cannot recover the torn tail of {self.path!r}: {exc.strerror or exc}") from exc
+        details = {
+            "kind": "recovery",
+            "timestamp": stamp,
+            "torn_bytes": len(torn),
+            "torn_sha256": hashlib.sha256(torn).hexdigest(),
+            "moved_to": os.path.basename(aside),
+            "offset": complete,
+        }
+        self._pending_recovery = details
+        _log.warning(
+            "audit trail %s ended with a torn line (%d bytes, no newline): moved to %s; "
+            "the chain resumes from the last complete line",
+            self.path,
+            len(torn),
+            aside,
+        )
+        if self._on_recovery is not None:
+            self._on_recovery(details)
+
+    # ----------------------------------------------------------------------------- writing
+
+    def _write_line(self, fields: Mapping[str, Any]) -> Appended:
+        """Chain and write one line. Call under the lock."""
+        record: dict[str, Any] = {
+            "v": chain.FORMAT_VERSION,
+            "seq": self._seq + 1,
+            **fields,
+            "prev": self._head,
+        }
+        if record["kind"] == "seal":
+            record["count"] = record["seq"]
+            record["key_id"] = self._key_id
+            record["mac"] = chain.seal_mac(self.options.key, record) if self.options.key else None
+        try:
+            line, digest = chain.encode_line(record)
+        except (TypeError, ValueError) as exc:
+            raise AuditError(f"audit record cannot be written as JSON: {exc}") from exc
+        try:
+            written = self._sys.write(self._fd, line)
+        except OSError as exc:
+            self._broken = "write failed"
+            raise AuditError(f"write to the audit trail {self.path!r} failed: {exc.strerror or exc}") from exc
+        if written != len(line):
+            self._broken = "short write"
+            raise AuditError(
+                f"short write to the audit trail {self.path!r}: {written} of {len(line)} bytes; "
+                "the record was not stored"
+            )
+        self._seq = record["seq"]
+        self._head = digest
+        self._last_kind = record["kind"]
+        self._end += written
+        if record["kind"] == "seal":
+            self._unsealed = 0
+            self._last_seal_ns = record["timestamp"]
+        else:
+            self._unsealed += 1
+        return Appended(record["seq"], digest, record)
+
+    def _write_records(self, records: Sequence[Mapping[str, Any]]) -> list[Appended]:
+        if self._rotation_due():
+            self._rotate()
+        appended = [self._write_line({"kind": "record", **fields}) for fields in records]
+        if self.options.seal_records and self._unsealed >= self.options.seal_records:
+            self._write_line({"kind": "seal", "timestamp": self._clock(), "reason": "count"})
+        return appended
+
+    def _write_seal_if_unsealed(self, reason: str) -> list[Appended]:
+        if self._last_kind == "seal":
+            return []
+        return [self._write_line({"kind": "seal", "timestamp": self._clock(), "reason": reason})]
+
+    def _start_file(self) -> None:
+        """Write the first line of an empty active file: genesis, or a link to the previous file."""
+        rotated = self.layout.rotated()
+        now = self._clock()
+        if not rotated:
+            self._seq = -1
+            self._head = chain.GENESIS_PREV
+            self._file_index = 0
+            self._write_line({"kind": "genesis", "timestamp": now, "file_index": 0})
+        else:
+            index, previous = rotated[-1]
+            with open(previous, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                complete = complete_length(handle, size)
+                start = complete_length(handle, complete - 1) if complete > 0 else 0
+                handle.seek(start)
+                last = self._parse_trusted(handle.read(complete - start), "last")
+            self._seq = int(last["seq"])
+            self._head = str(last["hash"])
+            self._file_index = index + 1
+            self._write_line(
+                {
+                    "kind": "link",
+                    "timestamp": now,
+                    "file_index": index + 1,
+                    "prev_file": os.path.basename(previous),
+                }
+            )
+        self._file_started_ns = now
+        self._sync_now()
+
+    # ----------------------------------------------------------------------------- rotation
+
+    def _rotation_due(self) -> bool:
+        opts = self.options
+        if opts.rotate_bytes and self._end >= opts.rotate_bytes:
+            return True
+        return (
+            bool(opts.rotate_seconds) and (self._clock() - self._file_started_ns) >= opts.rotate_seconds * 1e9
+        )
+
+    def _rotate(self) -> None:
+        """Seal and close the active file under its index, start the next one with a link line."""
+        self._write_seal_if_unsealed("rotate")
+        self._drain_and_sync_all()
+        target = self.layout.rotated_path(self._file_index)
+        if os.path.lexists(target):
+            self._broken = "rotation target exists"
+            raise AuditError(f"cannot rotate the audit trail: {target!r} already exists")
+        try:
+            os.rename(self.path, target)
+        except OSError as exc:
+            raise AuditError(f"cannot rotate the audit trail {self.path!r}: {exc.strerror}") from exc
+        self._fsync_dir_fd()
+        self._switch_to_path()
+        self._apply_retention()
+
+    def _apply_retention(self) -> None:
+        opts = self.options
+        if not (opts.retention_files or opts.retention_days):
+            return
+        rotated = self.layout.rotated()
+        remove = max(0, len(rotated) - opts.retention_files) if opts.retention_files else 0
+        if opts.retention_days:
+            cutoff = time.time() - opts.retention_days * 86400
+            aged = 0
+            for _, path in rotated:
+                if os.stat(path).st_mtime >= cutoff:
+                    break
+                aged += 1
+            remove = max(remove, aged)
+        if remove == 0:
+            return
+        victims = rotated[:remove]
+        if remove < len(rotated):
+            anchor_index, anchor_path = rotated[remove]
+        else:
+            anchor_index, anchor_path = self._file_index, self.path
+        with open(anchor_path, "rb") as handle:
+            anchor = self._parse_trusted(handle.readline(), "first")
+        self._write_line(
+            {
+                "kind": "retention",
+                "timestamp": self._clock(),
+                "removed": [os.path.basename(path) for _, path in victims],
+                "anchor_file_index": anchor_index,
+                "anchor_prev": anchor["prev"],
+            }
+        )
+        self._sync_now()
+        for _, path in victims:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                continue
+        self._fsync_dir_fd()
+
+    # ----------------------------------------------------------------------------- group commit
+
+    def _reset_sync_state(self) -> None:
+        self._written = 0
+        self._synced = 0
+        self._failed_through = 0
+        self._failure = ""
+        self._syncing = False
+
+    def _wait_durable(self, ticket: int) -> None:
+        """Return once a sync that started after ticket ``ticket`` was written has succeeded."""
+        with self._cv:
+            while True:
+                if self._synced >= ticket:
+                    return
+                if self._failed_through >= ticket:
+                    raise AuditError(self._failure)
+                if not self._syncing:
+                    self._syncing = True
+                    target = self._written
+                    fd = self._fd
+                    break
+                self._cv.wait()
+        error: OSError | None = None
+        try:
+            self._sys.fdatasync(fd)
+        except OSError as exc:
+            error = exc
+        with self._cv:
+            self._syncing = False
+            if error is None:
+                self._synced = max(self._synced, target)
+            else:
+                self._failed_through = max(self._failed_through, target)
+                self._failure = (
+                    f"fdatasync of the audit trail {self.path!r} failed: {error.strerror or error}; "
+                    "the record is not durable"
+                )
+                self._broken = "fsync failed"
+            self._cv.notify_all()
+        if error is not None:
+            raise AuditError(self._failure) from error
+
+    def _drain_and_sync_all(self) -> None:
+        """Wait for a running sync, then sync everything written so far (before a descriptor changes).
+
+        Called under the lock; a failure here fails every caller waiting on the current file.
+        """
+        if self._fd < 0:
+            return
+        with self._cv:
+            while self._syncing:
+                self._cv.wait()
+            if self._synced >= self._written:
+                return
+            self._syncing = True
+            target = self._written
+        error: OSError | None = None
+        try:
+            self._sys.fdatasync(self._fd)
+        except OSError as exc:
+            error = exc
+        with self._cv:
+            self._syncing = False
+            if error is None:
+                self._synced = max(self._synced, target)
+            else:
+                self._failed_through = max(self._failed_through, target)
+                self._failure = f"fdatasync of the audit trail {self.path!r} failed: {error.strerror}"
+            self._cv.notify_all()
+        if error is not None:
+            self._broken = "fsync failed"
+            raise AuditError(self._failure) from error
+
+    def _sync_now(self) -> None:
+        """Sync the active file in the locked section (file starts, retention lines)."""
+        try:
+            self._sys.fdatasync(self._fd)
+        except OSError as exc:
+            self._broken = "fsync failed"
+            raise AuditError(f"fdatasync of the audit trail {self.path!r} failed: {exc.strerror}") from exc
