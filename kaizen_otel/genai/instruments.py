@@ -1,0 +1,139 @@
+"""The metric instruments of the agent helpers, created once per meter.
+
+Creating an instrument costs a lock and a registry lookup in the SDK, so the helpers never do it
+per call: :class:`Instruments` holds every synchronous instrument, built once when
+``configure_genai()`` runs. The gauges whose value is a state (heartbeat, budget remaining) are
+observable: their callbacks read that state at collection time, so keeping it current costs the
+hot path one dict write instead of a metric call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from opentelemetry.metrics import CallbackOptions, Meter, ObservableGauge, Observation
+
+from kaizen_otel.genai import semconv as sc
+
+__all__ = ["Instruments", "register_state_gauges"]
+
+
+class Instruments:
+    """Every synchronous instrument of the helpers, on one meter."""
+
+    __slots__ = (
+        "active_runs",
+        "agent_runs",
+        "budget_exceeded",
+        "cost",
+        "hook_failures",
+        "iteration_duration",
+        "iterations",
+        "llm_errors",
+        "operation_duration",
+        "run_duration",
+        "token_usage",
+        "tool_calls",
+        "tool_duration",
+    )
+
+    def __init__(self, meter: Meter) -> None:
+        self.token_usage = meter.create_histogram(
+            sc.METRIC_TOKEN_USAGE,
+            unit="{token}",
+            description="Number of input and output tokens used.",
+            explicit_bucket_boundaries_advisory=sc.TOKEN_USAGE_BUCKETS,
+        )
+        self.operation_duration = meter.create_histogram(
+            sc.METRIC_OPERATION_DURATION,
+            unit="s",
+            description="GenAI operation duration.",
+            explicit_bucket_boundaries_advisory=sc.OPERATION_DURATION_BUCKETS,
+        )
+        self.agent_runs = meter.create_counter(
+            sc.METRIC_AGENT_RUNS,
+            unit="{run}",
+            description="Agent runs finished, by agent and outcome.",
+        )
+        self.run_duration = meter.create_histogram(
+            sc.METRIC_AGENT_RUN_DURATION,
+            unit="s",
+            description="Duration of agent runs.",
+            explicit_bucket_boundaries_advisory=sc.RUN_DURATION_BUCKETS,
+        )
+        self.active_runs = meter.create_up_down_counter(
+            sc.METRIC_AGENT_ACTIVE_RUNS,
+            unit="{run}",
+            description="Agent runs in progress.",
+        )
+        self.iterations = meter.create_counter(
+            sc.METRIC_AGENT_ITERATIONS,
+            unit="{iteration}",
+            description="Agent loop iterations finished, by agent and outcome.",
+        )
+        self.iteration_duration = meter.create_histogram(
+            sc.METRIC_AGENT_ITERATION_DURATION,
+            unit="s",
+            description="Duration of agent loop iterations.",
+            explicit_bucket_boundaries_advisory=sc.RUN_DURATION_BUCKETS,
+        )
+        self.tool_calls = meter.create_counter(
+            sc.METRIC_TOOL_CALLS,
+            unit="{call}",
+            description="Tool calls finished, by tool and outcome.",
+        )
+        self.tool_duration = meter.create_histogram(
+            sc.METRIC_TOOL_DURATION,
+            unit="s",
+            description="Duration of tool calls.",
+            explicit_bucket_boundaries_advisory=sc.TOOL_DURATION_BUCKETS,
+        )
+        self.llm_errors = meter.create_counter(
+            sc.METRIC_LLM_ERRORS,
+            unit="{error}",
+            description="Failed LLM calls, by provider, model and error type.",
+        )
+        self.cost = meter.create_counter(
+            sc.METRIC_COST,
+            unit="USD",
+            description="Spend on LLM calls, from the pricing table.",
+        )
+        self.budget_exceeded = meter.create_counter(
+            sc.METRIC_BUDGET_EXCEEDED,
+            unit="{event}",
+            description="Budgets crossed, by scope and kind.",
+        )
+        self.hook_failures = meter.create_counter(
+            sc.METRIC_HOOK_FAILURES,
+            unit="{failure}",
+            description="Hook handlers that raised, by event.",
+        )
+
+
+def register_state_gauges(
+    meter: Meter,
+    heartbeat: Callable[[], Iterable[Observation]],
+    budget_remaining: Callable[[], Iterable[Observation]],
+) -> tuple[ObservableGauge, ObservableGauge]:
+    """The two gauges that report state rather than events: heartbeat and budget remaining."""
+
+    def _heartbeat(_options: CallbackOptions) -> Iterable[Observation]:
+        return heartbeat()
+
+    def _remaining(_options: CallbackOptions) -> Iterable[Observation]:
+        return budget_remaining()
+
+    return (
+        meter.create_observable_gauge(
+            sc.METRIC_AGENT_HEARTBEAT,
+            callbacks=[_heartbeat],
+            unit="s",
+            description="Unix time of each agent's last progress (LLM call, tool call, iteration).",
+        ),
+        meter.create_observable_gauge(
+            sc.METRIC_BUDGET_REMAINING,
+            callbacks=[_remaining],
+            unit="1",
+            description="Budget left, in USD or tokens (kaizen.budget.kind), per scope.",
+        ),
+    )
