@@ -260,7 +260,9 @@ class _Verifier:
         record = line.record or {}
         index = record.get("file_index")
         if line.kind not in ("genesis", "link"):
-            return  # the chain check reports what happened to the first line
+            if last is None:
+                self.problem(line, "deleted", "the trail's first line (genesis or link) is missing")
+            return  # otherwise the chain check reports what happened to the first line
         if index != expected:
             self.problem(
                 line, "reordered", f"this file holds chain file {index}, expected {expected} from its name"

@@ -1,0 +1,260 @@
+"""``kaizen-otel audit verify | query | tail``: check and read a trail from the shell.
+
+``verify`` exits 0 when the trail is intact, 1 when it found damage (each problem printed as
+``file:line: kind: message``), 2 on a usage error. ``query`` and ``tail`` print one JSON object
+per line (``AuditEntry.to_dict()``), ready for ``jq``. The trail path and the key default to the
+``audit_*`` settings (``KAIZEN_OTEL_AUDIT_PATH``, ``KAIZEN_OTEL_AUDIT_KEY``/``_KEY_FILE``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import functools
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from kaizen_otel.audit.entry import RESULTS, AuditEntry
+from kaizen_otel.audit.query import AuditQuery, iter_entries, tail_entries, to_ns
+from kaizen_otel.audit.verify import verify_trail
+from kaizen_otel.exceptions import KaizenConfigError
+
+__all__ = ["build_parser", "main", "register"]
+
+_OK, _DAMAGED, _USAGE = 0, 1, 2
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``audit verify|query|tail`` to the ``kaizen-otel`` parser's subcommands."""
+    audit = subparsers.add_parser("audit", help="verify, query and tail the audit trail")
+    commands = audit.add_subparsers(dest="audit_command", required=True)
+
+    verify = commands.add_parser("verify", help="check every line, link, seal and file of a trail")
+    _add_path(verify)
+    verify.add_argument("--key-file", help="file holding the HMAC key (default: the audit_key settings)")
+    verify.add_argument(
+        "--no-key", action="store_true", help="do not check seals even if a key is configured"
+    )
+    verify.add_argument("--live", action="store_true", help="a writer is running: an unsealed tail is normal")
+    verify.add_argument(
+        "--expect",
+        action="append",
+        default=[],
+        metavar="SEQ:HASH",
+        help="an anchor kept elsewhere (from a seal) that must be in the trail; repeatable",
+    )
+    verify.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    verify.set_defaults(func=_verify)
+
+    query = commands.add_parser("query", help="print matching records as JSON lines, oldest first")
+    _add_path(query)
+    _add_filters(query)
+    query.add_argument("--limit", type=int, default=0, help="stop after this many records (0 = all)")
+    query.set_defaults(func=_query)
+
+    tail = commands.add_parser("tail", help="print the last records as JSON lines; -f to follow")
+    _add_path(tail)
+    _add_filters(tail)
+    tail.add_argument("-n", "--lines", type=int, default=10, help="how many records (default 10)")
+    tail.add_argument("-f", "--follow", action="store_true", help="keep printing new records")
+    tail.add_argument("--interval", type=float, default=0.5, help="seconds between checks with --follow")
+    tail.add_argument("--duration", type=float, default=0.0, help="stop following after this many seconds")
+    tail.set_defaults(func=_tail)
+    return audit
+
+
+def _add_path(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", nargs="?", help="the active trail file (default: the audit_path setting)")
+
+
+def _add_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--agent", help="only this agent_id")
+    parser.add_argument("--action", help="only this action")
+    parser.add_argument("--user", help="only this user_id")
+    parser.add_argument("--result", choices=RESULTS, help="only this result")
+    parser.add_argument("--start", help="from this time, inclusive (ISO 8601, UTC if no offset; or ns)")
+    parser.add_argument("--end", help="up to this time, exclusive (ISO 8601, UTC if no offset; or ns)")
+
+
+def _settings() -> Any:
+    from kaizen_otel._internal.settings import resolve
+
+    return resolve().settings
+
+
+def _path(args: argparse.Namespace) -> str:
+    return os.path.expanduser(args.path) if args.path else str(_settings().audit_path)
+
+
+def _parse_time(text: str | None, name: str) -> int | None:
+    if text is None:
+        return None
+    if text.strip().lstrip("-").isdigit():
+        return int(text)
+    try:
+        moment = _dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise KaizenConfigError(f"--{name}", text, "an ISO 8601 time or nanoseconds since the epoch") from exc
+    return to_ns(moment, name)
+
+
+def _query_of(args: argparse.Namespace) -> AuditQuery:
+    return AuditQuery(
+        agent_id=args.agent,
+        action=args.action,
+        user_id=args.user,
+        result=args.result,
+        start_ns=_parse_time(args.start, "start"),
+        end_ns=_parse_time(args.end, "end"),
+    )
+
+
+def _print(entry: AuditEntry, out: TextIO) -> None:
+    out.write(json.dumps(entry.to_dict(), separators=(",", ":"), default=str) + "\n")
+
+
+def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Report a bad argument or setting as one line on stderr and exit code 2, not a traceback."""
+
+    @functools.wraps(func)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except (KaizenConfigError, ValueError, TypeError) as exc:
+            print(f"kaizen-otel audit: error: {exc}", file=sys.stderr)
+            return _USAGE
+
+    return run
+
+
+@_guarded
+def _verify(args: argparse.Namespace) -> int:
+    from kaizen_otel.audit.trail import load_key
+
+    path = _path(args)
+    key: bytes | None = None
+    if args.key_file:
+        key = load_key(None, args.key_file)
+    elif not args.no_key:
+        settings = _settings()
+        key = load_key(settings.audit_key, settings.audit_key_file)
+    anchors = []
+    for text in args.expect:
+        seq, _, digest = text.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            raise KaizenConfigError("--expect", text, "SEQ:HASH with a 64-digit hex hash")
+        anchors.append((int(seq), digest))
+    report = verify_trail(path, key, live=args.live, expect=anchors)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        for problem in report.problems:
+            print(problem)
+        if report.more_problems:
+            print(f"... and {report.more_problems} more problem(s)")
+        for note in report.notes:
+            print(f"note: {note}")
+        state = "OK" if report.ok else f"DAMAGED ({len(report.problems) + report.more_problems} problem(s))"
+        checked = "seals checked with the key" if report.key_checked else "seals NOT checked (no key)"
+        print(
+            f"{state}: {path}: {len(report.files)} file(s), {report.lines} lines, "
+            f"{report.records} records, {report.seals} seals; {checked}"
+        )
+    return _OK if report.ok else _DAMAGED
+
+
+@_guarded
+def _query(args: argparse.Namespace) -> int:
+    limit = max(0, args.limit)
+    for count, entry in enumerate(iter_entries(_path(args), _query_of(args)), start=1):
+        _print(entry, sys.stdout)
+        if limit and count >= limit:
+            break
+    return _OK
+
+
+@_guarded
+def _tail(args: argparse.Namespace) -> int:
+    path = _path(args)
+    query = _query_of(args)
+    last_seq = -1
+    for entry in tail_entries(path, args.lines, query):
+        _print(entry, sys.stdout)
+        last_seq = entry.seq
+    sys.stdout.flush()
+    if args.follow:
+        deadline = time.monotonic() + args.duration if args.duration > 0 else None
+        try:
+            _follow(path, query, last_seq, max(0.05, args.interval), deadline)
+        except KeyboardInterrupt:
+            pass
+    return _OK
+
+
+def _follow(path: str, query: AuditQuery, last_seq: int, interval: float, deadline: float | None) -> None:
+    """Print records appended after ``last_seq``, following rotations, until ``deadline``."""
+    handle = open(path, "rb")  # noqa: SIM115 - swapped on rotation, closed in finally
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            line = handle.readline()
+            if line.endswith(b"\n"):
+                last_seq = _emit_line(line, query, last_seq)
+                continue
+            handle.seek(handle.tell() - len(line))  # a torn or growing line: read it again later
+            if _rotated(path, handle):
+                rest = handle.read()
+                for raw in rest.splitlines(keepends=True):
+                    if raw.endswith(b"\n"):
+                        last_seq = _emit_line(raw, query, last_seq)
+                handle.close()
+                handle = open(path, "rb")  # noqa: SIM115
+                continue
+            sys.stdout.flush()
+            time.sleep(interval)
+    finally:
+        handle.close()
+
+
+def _rotated(path: str, handle: Any) -> bool:
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return False
+    own = os.fstat(handle.fileno())
+    return (info.st_dev, info.st_ino) != (own.st_dev, own.st_ino)
+
+
+def _emit_line(raw: bytes, query: AuditQuery, last_seq: int) -> int:
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return last_seq
+    if not isinstance(record, dict) or not isinstance(record.get("seq"), int) or record["seq"] <= last_seq:
+        return last_seq
+    if query.matches(record):
+        _print(AuditEntry.from_record(record), sys.stdout)
+    return int(record["seq"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """A parser with only the ``audit`` command (``python -m kaizen_otel.audit.cli``)."""
+    parser = argparse.ArgumentParser(prog="kaizen-otel", description="Verify, query and tail an audit trail.")
+    register(parser.add_subparsers(dest="command", required=True))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``audit ...``; the leading ``audit`` word may be left out."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if not args_list or args_list[0] != "audit":
+        args_list.insert(0, "audit")
+    args = build_parser().parse_args(args_list)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""Durability: failures reach the caller, crashes are recovered, files rotate and expire safely."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import threading
+import time
+
+import pytest
+
+from kaizen_otel.audit import AuditTrail, verify_trail
+from kaizen_otel.audit.files import TrailLayout
+from kaizen_otel.audit.storage import DurableLog, StorageOptions, SysCalls
+from kaizen_otel.exceptions import AuditError
+from tests.audit.conftest import KEY, lines_of, records_in
+
+
+class Faulty(SysCalls):
+    """Real os calls, with a failure armed for the next fdatasync or write."""
+
+    def __init__(self) -> None:
+        self.fail_sync = False
+        self.short_write = False
+        self.syncs = 0
+        self.sync_delay = 0.0
+
+    def fdatasync(self, fd: int) -> None:
+        self.syncs += 1
+        if self.sync_delay:
+            time.sleep(self.sync_delay)
+        if self.fail_sync:
+            self.fail_sync = False
+            raise OSError(errno.EIO, "Input/output error")
+        super().fdatasync(fd)
+
+    def write(self, fd: int, data: bytes) -> int:
+        if self.short_write:
+            self.short_write = False
+            return os.write(fd, data[: len(data) // 2])
+        return super().write(fd, data)
+
+
+def test_a_failed_fsync_reaches_the_caller_and_nothing_is_acknowledged(trail_path: str) -> None:
+    faults = Faulty()
+    trail = AuditTrail(trail_path, key=KEY, seal_seconds=0, syscalls=faults)
+    trail.record("a", "x", {"n": 1})
+    faults.fail_sync = True
+    with pytest.raises(
+        AuditError, match=r"fdatasync .* failed: Input/output error; the record is not durable"
+    ):
+        trail.record("a", "x", {"n": 2})
+    after = trail.record("a", "x", {"n": 3})
+    trail.close()
+    assert verify_trail(trail_path, KEY).ok
+    assert [r["details"]["n"] for r in records_in(trail_path)][-1] == 3  # type: ignore[index]
+    assert after.seq == records_in(trail_path)[-1]["seq"]
+
+
+def test_a_short_write_fails_the_record_and_its_bytes_are_moved_aside(trail_path: str) -> None:
+    faults = Faulty()
+    trail = AuditTrail(trail_path, key=KEY, seal_seconds=0, syscalls=faults)
+    trail.record("a", "x", {"n": 1})
+    faults.short_write = True
+    with pytest.raises(AuditError, match="short write"):
+        trail.record("a", "x", {"n": 2})
+    trail.record("a", "x", {"n": 3})
+    trail.close()
+    assert [r["details"]["n"] for r in records_in(trail_path)] == [1, 3]  # type: ignore[index]
+    recovery = [line for line in lines_of(trail_path) if line["kind"] == "recovery"]
+    assert len(recovery) == 1 and recovery[0]["torn_bytes"] > 0
+    aside = os.path.join(os.path.dirname(trail_path), str(recovery[0]["moved_to"]))
+    with open(aside, "rb") as handle:
+        assert b'"n":2' in handle.read() or os.path.getsize(aside) == recovery[0]["torn_bytes"]
+    assert verify_trail(trail_path, KEY).ok
+
+
+def test_a_torn_tail_is_moved_aside_on_open_and_the_chain_resumes(trail_path: str) -> None:
+    with AuditTrail(trail_path, key=KEY, seal_seconds=0) as trail:
+        trail.record("a", "x")
+    torn = b'{"action":"x","agent_id":"a","det'
+    with open(trail_path, "ab") as handle:
+        handle.write(torn)
+    assert [p.kind for p in verify_trail(trail_path, KEY).problems] == ["torn"]
+    with AuditTrail(trail_path, key=KEY, seal_seconds=0) as trail:
+        trail.record("a", "y")
+    report = verify_trail(trail_path, KEY)
+    assert report.ok, report.problems
+    (recovery,) = [line for line in lines_of(trail_path) if line["kind"] == "recovery"]
+    with open(os.path.join(os.path.dirname(trail_path), str(recovery["moved_to"])), "rb") as handle:
+        assert handle.read() == torn
+
+
+def test_a_damaged_last_line_is_refused_rather_than_chained_onto(trail_path: str) -> None:
+    with AuditTrail(trail_path, seal_seconds=0) as trail:
+        trail.record("a", "x")
+    with open(trail_path, "ab") as handle:
+        handle.write(b'{"kind":"record","seq":99}\n')
+    with pytest.raises(AuditError, match=r"the last line of the audit file .* is damaged"):
+        AuditTrail(trail_path)
+
+
+def test_a_symlinked_trail_file_is_refused(tmp_path: os.PathLike[str]) -> None:
+    target = os.path.join(tmp_path, "elsewhere.jsonl")
+    with open(target, "w"):
+        pass
+    os.chmod(tmp_path, 0o700)
+    link = os.path.join(tmp_path, "audit.jsonl")
+    os.symlink(target, link)
+    with pytest.raises(AuditError, match="symbolic link"):
+        AuditTrail(link)
+
+
+def test_a_symlinked_directory_is_refused(tmp_path: os.PathLike[str]) -> None:
+    real = os.path.join(tmp_path, "real")
+    os.mkdir(real, 0o700)
+    link = os.path.join(tmp_path, "link")
+    os.symlink(real, link)
+    with pytest.raises(AuditError, match="symbolic link"):
+        AuditTrail(os.path.join(link, "audit.jsonl"))
+
+
+def test_rotation_by_size_links_each_file_to_the_previous_one(trail_path: str) -> None:
+    with AuditTrail(trail_path, key=KEY, rotate_bytes=1000, seal_seconds=0) as trail:
+        for i in range(20):
+            trail.record("a", "x", {"i": i})
+    rotated = TrailLayout(trail_path).rotated()
+    assert [index for index, _ in rotated] == list(range(len(rotated))) and len(rotated) >= 3
+    for (index, path), (_, following) in zip(rotated, [*rotated[1:], (0, trail_path)], strict=True):
+        assert lines_of(path)[-1]["reason"] == "rotate"
+        first = lines_of(following)[0]
+        assert (first["kind"], first["file_index"], first["prev"]) == (
+            "link",
+            index + 1,
+            lines_of(path)[-1]["hash"],
+        )
+    assert [r["details"]["i"] for r in records_in(trail_path)] == list(range(20))  # type: ignore[index]
+
+
+def test_rotation_by_age(trail_path: str) -> None:
+    now = [1_000_000_000_000]
+    log = DurableLog(trail_path, StorageOptions(rotate_bytes=0, rotate_seconds=60), clock=lambda: now[0])
+    log.append([{"timestamp": now[0], "agent_id": "a", "action": "x", "result": "success"}])
+    now[0] += 59 * 10**9
+    log.append([{"timestamp": now[0], "agent_id": "a", "action": "x", "result": "success"}])
+    assert TrailLayout(trail_path).rotated() == []
+    now[0] += 2 * 10**9
+    log.append([{"timestamp": now[0], "agent_id": "a", "action": "x", "result": "success"}])
+    log.close()
+    assert len(TrailLayout(trail_path).rotated()) == 1
+    assert verify_trail(trail_path).ok
+
+
+def test_retention_by_count_keeps_the_rest_verifiable_from_an_anchor(trail_path: str) -> None:
+    with AuditTrail(trail_path, key=KEY, rotate_bytes=800, retention_files=2, seal_seconds=0) as trail:
+        for i in range(30):
+            trail.record("a", "x", {"i": i})
+    rotated = TrailLayout(trail_path).rotated()
+    assert len(rotated) == 2 and rotated[0][0] > 0
+    report = verify_trail(trail_path, KEY)
+    assert report.ok, report.problems
+    assert any("removed by retention" in note for note in report.notes)
+    assert any(line["kind"] == "retention" for line in lines_of(trail_path) + lines_of(rotated[-1][1]))
+
+
+def test_retention_by_age_removes_only_old_files(trail_path: str) -> None:
+    with AuditTrail(trail_path, rotate_bytes=800, seal_seconds=0) as trail:
+        for i in range(12):
+            trail.record("a", "x", {"i": i})
+    rotated = TrailLayout(trail_path).rotated()
+    old = time.time() - 3 * 86400
+    for _, path in rotated[:2]:
+        os.utime(path, (old, old))
+    with AuditTrail(trail_path, rotate_bytes=800, retention_days=2, seal_seconds=0) as trail:
+        for i in range(12):
+            trail.record("a", "y", {"i": i})
+    kept = [index for index, _ in TrailLayout(trail_path).rotated()]
+    assert kept[0] == rotated[2][0]
+    assert verify_trail(trail_path).ok
+
+
+def test_concurrent_writers_share_fsyncs(trail_path: str) -> None:
+    faults = Faulty()
+    faults.sync_delay = 0.002  # a slow disk, so writers pile up behind a running sync
+    trail = AuditTrail(trail_path, seal_records=0, seal_seconds=0, syscalls=faults)
+    start = faults.syncs
+    barrier = threading.Barrier(8)
+
+    def work() -> None:
+        barrier.wait()
+        for i in range(25):
+            trail.record("a", "x", {"i": i})
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    syncs = faults.syncs - start
+    trail.close()
+    assert len(records_in(trail_path)) == 200
+    assert syncs < 100  # one fsync per record would be 200
+    assert verify_trail(trail_path).ok
+
+
+def test_a_deleted_active_file_is_an_error_not_a_silent_restart(trail_path: str) -> None:
+    trail = AuditTrail(trail_path, seal_seconds=0)
+    trail.record("a", "x")
+    os.unlink(trail_path)
+    with pytest.raises(AuditError, match="was deleted while open"):
+        trail.record("a", "x")
+
+
+def test_a_forked_child_appends_with_its_own_lock(trail_path: str) -> None:
+    trail = AuditTrail(trail_path, seal_seconds=0)
+    trail.record("parent", "x")
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 0
+        try:
+            trail.record("child", "x")
+        except BaseException:
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    trail.record("parent", "y")
+    trail.close()
+    assert [r["agent_id"] for r in records_in(trail_path)] == ["parent", "child", "parent"]
+    assert verify_trail(trail_path).ok
+
+
+def test_lines_are_canonical_json_with_a_newline(trail: AuditTrail) -> None:
+    trail.record("a", "x", {"b": 1, "a": [1, 2]})
+    with open(trail.path, "rb") as handle:
+        raw = handle.readlines()[1]
+    record = json.loads(raw)
+    assert raw == json.dumps(record, sort_keys=True, separators=(",", ":")).encode() + b"\n"
