@@ -54,10 +54,11 @@ class BudgetCrossing:
 class RunBudget:
     """What one agent run has spent, and its limits. Owned by the run's invocation."""
 
-    __slots__ = ("agent_id", "agent_name", "exceeded", "limits", "tokens", "usd")
+    __slots__ = ("agent_id", "agent_name", "exceeded", "limited", "limits", "tokens", "usd")
 
     def __init__(self, limits: BudgetLimits, agent_name: str | None, agent_id: str | None) -> None:
         self.limits = limits
+        self.limited = limits.any
         self.agent_name = agent_name
         self.agent_id = agent_id
         self.usd = 0.0
@@ -78,6 +79,7 @@ class BudgetTracker:
     ) -> None:
         self.run_limits = run
         self.process_limits = process
+        self._process_limited = process.any
         self.enforce = enforce
         self._on_exceeded = on_exceeded
         self._lock = threading.Lock()
@@ -113,23 +115,24 @@ class BudgetTracker:
     def add(self, run: RunBudget | None, usd: float, tokens: int) -> None:
         """Count one call's spend against its run and the process; report what it crossed."""
         crossings: list[BudgetCrossing] = []
-        with self._lock:
+        with self._lock:  # totals feed the summaries even when no budget is set
             self.usd += usd
             self.tokens += tokens
             if run is not None:
                 run.usd += usd
                 run.tokens += tokens
-                if run.agent_name is not None and run.limits.any:
-                    self.last_run[run.agent_name] = run
-                if run.exceeded is None:
+                if run.limited and run.exceeded is None:
+                    if run.agent_name is not None:
+                        self.last_run[run.agent_name] = run
                     run.exceeded = _crossed(run.limits, run.usd, run.tokens, sc.SCOPE_RUN, run)
                     if run.exceeded is not None:
                         crossings.append(run.exceeded)
-            crossing = _crossed(self.process_limits, self.usd, self.tokens, sc.SCOPE_PROCESS, run)
-            if crossing is not None and crossing.kind not in self._reported_kinds:
-                self._reported_kinds.add(crossing.kind)
-                self.process_exceeded = self.process_exceeded or crossing
-                crossings.append(crossing)
+            if self._process_limited:
+                crossing = _crossed(self.process_limits, self.usd, self.tokens, sc.SCOPE_PROCESS, run)
+                if crossing is not None and crossing.kind not in self._reported_kinds:
+                    self._reported_kinds.add(crossing.kind)
+                    self.process_exceeded = self.process_exceeded or crossing
+                    crossings.append(crossing)
         for item in crossings:
             self._on_exceeded(item)
 

@@ -30,6 +30,7 @@ from opentelemetry import trace
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation import _SPAN_KEY as _SPAN_CONTEXT_KEY
 
 from kaizen_otel.exceptions import BudgetExceededError
 from kaizen_otel.genai import runtime as _rt
@@ -62,9 +63,11 @@ _LEVELS: dict[str, SeverityNumber] = {
     "error": SeverityNumber.ERROR,
     "critical": SeverityNumber.FATAL,
 }
+_LEVEL_TEXT = {level: level.name for level in SeverityNumber}
 _INTERNAL = SpanKind.INTERNAL
 _CLIENT = SpanKind.CLIENT
-_set_span_in_context = trace.set_span_in_context
+_set_value = otel_context.set_value
+_SPAN_KEY = _SPAN_CONTEXT_KEY
 _attach = otel_context.attach
 _detach = otel_context.detach
 _perf = time.perf_counter
@@ -172,7 +175,7 @@ class _Invocation(abc.ABC):
             return
         self.span = span = tracer.start_span(name, parent, kind, attributes)
         if attach:
-            self._token = _attach(_set_span_in_context(span, parent))
+            self._token = _attach(_set_value(_SPAN_KEY, span, parent))
 
     def _end_span(self, error: BaseException | None, error_type: str | None) -> None:
         token = self._token
@@ -196,11 +199,20 @@ class _Invocation(abc.ABC):
     def _activate(self) -> Token[Context] | None:
         if self.span is trace.INVALID_SPAN:
             return None
-        return _attach(_set_span_in_context(self.span))
+        return _attach(_set_value(_SPAN_KEY, self.span))
 
     def log(self, body: Any, attributes: Mapping[str, Any] | None = None, *, level: str = "info") -> None:
         """One log record through the OTel logs API, correlated with this span."""
-        self._rt.emit_log(body, _LEVELS.get(level, SeverityNumber.INFO), attributes)
+        logger = self._rt.logger
+        if logger is not None:
+            severity = _LEVELS.get(level, SeverityNumber.INFO)
+            logger.emit(
+                timestamp=time.time_ns(),
+                severity_number=severity,
+                severity_text=_LEVEL_TEXT[severity],
+                body=body,
+                attributes=attributes,
+            )
 
     def set_attribute(self, key: str, value: Any) -> None:
         """An extra attribute on this invocation's span."""
@@ -284,7 +296,9 @@ class AgentInvocation(_Invocation):
         self._run_token: Token[AgentInvocation | None] | None = _current_run.set(self) if attach else None
         ins = rt.instruments
         if ins is not None:
-            ins.active_runs.add(1, rt.attrs(("act", name), ((sc.GEN_AI_AGENT_NAME, name),)))
+            ins.active_runs.add(
+                1, (rt._attrs.get(("act", name)) or rt.attrs(("act", name), ((sc.GEN_AI_AGENT_NAME, name),)))
+            )
         rt.heartbeats[name] = _now()
         self._hooked = rt.hooks.active
         if self._hooked and fire:
@@ -349,19 +363,21 @@ class AgentInvocation(_Invocation):
                     sc.KAIZEN_RUN_ITERATIONS: self.iterations,
                 }
             )
+        self._end_span(error, error_type)
         ins = rt.instruments
         if ins is not None:
             outcome = sc.OUTCOME_SUCCESS if error_type is None else sc.OUTCOME_ERROR
-            attrs = rt.attrs(
+            attrs = rt._attrs.get(("run", name, outcome)) or rt.attrs(
                 ("run", name, outcome), ((sc.GEN_AI_AGENT_NAME, name), (sc.KAIZEN_OUTCOME, outcome))
             )
             ins.agent_runs.add(1, attrs)
             ins.run_duration.record(seconds, attrs)
-            ins.active_runs.add(-1, rt.attrs(("act", name), ((sc.GEN_AI_AGENT_NAME, name),)))
+            ins.active_runs.add(
+                -1, (rt._attrs.get(("act", name)) or rt.attrs(("act", name), ((sc.GEN_AI_AGENT_NAME, name),)))
+            )
         rt.heartbeats[name] = _now()
         rt.usage.agent_runs += 1
         post = self._post_context(error_type, seconds) if self._hooked else None
-        self._end_span(error, error_type)
         if post is not None and sync:
             rt.hooks.trigger_sync(post)
             return None
@@ -389,7 +405,7 @@ class _Iteration:
         ins = rt.instruments
         if ins is not None:
             outcome = sc.OUTCOME_SUCCESS if exc is None else sc.OUTCOME_ERROR
-            attrs = rt.attrs(
+            attrs = rt._attrs.get(("run", run.name, outcome)) or rt.attrs(
                 ("run", run.name, outcome), ((sc.GEN_AI_AGENT_NAME, run.name), (sc.KAIZEN_OUTCOME, outcome))
             )
             ins.iterations.add(1, attrs)
@@ -591,75 +607,91 @@ class LLMInvocation(_Invocation):
                 end_attrs[sc.KAIZEN_COST_USD] = cost
             if end_attrs:
                 span.set_attributes(end_attrs)
+        self._end_span(error, error_type)
         ins = rt.instruments
         if ins is not None:
             ins.operation_duration.record(
                 seconds,
-                rt.attrs(
-                    ("op", op, provider, model, response_model, error_type),
-                    (
-                        (sc.GEN_AI_OPERATION_NAME, op),
-                        (sc.GEN_AI_PROVIDER_NAME, provider),
-                        (sc.GEN_AI_REQUEST_MODEL, model),
-                        (sc.GEN_AI_RESPONSE_MODEL, response_model),
-                        (sc.ERROR_TYPE, error_type),
-                    ),
-                    extra=False,
+                (
+                    rt._attrs.get(("op", op, provider, model, response_model, error_type))
+                    or rt.attrs(
+                        ("op", op, provider, model, response_model, error_type),
+                        (
+                            (sc.GEN_AI_OPERATION_NAME, op),
+                            (sc.GEN_AI_PROVIDER_NAME, provider),
+                            (sc.GEN_AI_REQUEST_MODEL, model),
+                            (sc.GEN_AI_RESPONSE_MODEL, response_model),
+                            (sc.ERROR_TYPE, error_type),
+                        ),
+                        extra=False,
+                    )
                 ),
             )
             if input_tokens is not None:
                 ins.token_usage.record(
                     input_tokens,
-                    rt.attrs(
-                        ("tok", op, provider, model, response_model, sc.TOKEN_TYPE_INPUT),
-                        (
-                            (sc.GEN_AI_OPERATION_NAME, op),
-                            (sc.GEN_AI_PROVIDER_NAME, provider),
-                            (sc.GEN_AI_REQUEST_MODEL, model),
-                            (sc.GEN_AI_RESPONSE_MODEL, response_model),
-                            (sc.GEN_AI_TOKEN_TYPE, sc.TOKEN_TYPE_INPUT),
-                        ),
-                        extra=False,
+                    (
+                        rt._attrs.get(("tok", op, provider, model, response_model, sc.TOKEN_TYPE_INPUT))
+                        or rt.attrs(
+                            ("tok", op, provider, model, response_model, sc.TOKEN_TYPE_INPUT),
+                            (
+                                (sc.GEN_AI_OPERATION_NAME, op),
+                                (sc.GEN_AI_PROVIDER_NAME, provider),
+                                (sc.GEN_AI_REQUEST_MODEL, model),
+                                (sc.GEN_AI_RESPONSE_MODEL, response_model),
+                                (sc.GEN_AI_TOKEN_TYPE, sc.TOKEN_TYPE_INPUT),
+                            ),
+                            extra=False,
+                        )
                     ),
                 )
             if output_tokens is not None:
                 ins.token_usage.record(
                     output_tokens,
-                    rt.attrs(
-                        ("tok", op, provider, model, response_model, sc.TOKEN_TYPE_OUTPUT),
-                        (
-                            (sc.GEN_AI_OPERATION_NAME, op),
-                            (sc.GEN_AI_PROVIDER_NAME, provider),
-                            (sc.GEN_AI_REQUEST_MODEL, model),
-                            (sc.GEN_AI_RESPONSE_MODEL, response_model),
-                            (sc.GEN_AI_TOKEN_TYPE, sc.TOKEN_TYPE_OUTPUT),
-                        ),
-                        extra=False,
+                    (
+                        rt._attrs.get(("tok", op, provider, model, response_model, sc.TOKEN_TYPE_OUTPUT))
+                        or rt.attrs(
+                            ("tok", op, provider, model, response_model, sc.TOKEN_TYPE_OUTPUT),
+                            (
+                                (sc.GEN_AI_OPERATION_NAME, op),
+                                (sc.GEN_AI_PROVIDER_NAME, provider),
+                                (sc.GEN_AI_REQUEST_MODEL, model),
+                                (sc.GEN_AI_RESPONSE_MODEL, response_model),
+                                (sc.GEN_AI_TOKEN_TYPE, sc.TOKEN_TYPE_OUTPUT),
+                            ),
+                            extra=False,
+                        )
                     ),
                 )
             agent = run.name if run is not None else None
             if cost > 0.0:
                 ins.cost.add(
                     cost,
-                    rt.attrs(
-                        ("cost", provider, model, agent),
-                        (
-                            (sc.GEN_AI_PROVIDER_NAME, provider),
-                            (sc.GEN_AI_REQUEST_MODEL, model),
-                            (sc.GEN_AI_AGENT_NAME, agent),
-                        ),
+                    (
+                        rt._attrs.get(("cost", provider, model, agent))
+                        or rt.attrs(
+                            ("cost", provider, model, agent),
+                            (
+                                (sc.GEN_AI_PROVIDER_NAME, provider),
+                                (sc.GEN_AI_REQUEST_MODEL, model),
+                                (sc.GEN_AI_AGENT_NAME, agent),
+                            ),
+                        )
                     ),
                 )
             if error_type is not None:
                 ins.llm_errors.add(
                     1,
-                    rt.attrs(
-                        ("err", provider, model, error_type),
-                        (
-                            (sc.GEN_AI_PROVIDER_NAME, provider),
-                            (sc.GEN_AI_REQUEST_MODEL, model),
-                            (sc.ERROR_TYPE, error_type),
-                        ),
+                    (
+                        rt._attrs.get(("err", provider, model, error_type))
+                        or rt.attrs(
+                            ("err", provider, model, error_type),
+                            (
+                                (sc.GEN_AI_PROVIDER_NAME, provider),
+                                (sc.GEN_AI_REQUEST_MODEL, model),
+                                (sc.ERROR_TYPE, error_type),
+                            ),
+                        )
                     ),
                 )
         usage = rt.usage
@@ -687,7 +719,6 @@ class LLMInvocation(_Invocation):
             if error_type is not None:
                 data["error_type"] = error_type
             post = self._hook_context(HookEvent.POST_LLM_CALL, self._agent_id(), data)
-        self._end_span(error, error_type)
         if error_type is not None:
             rt.emit_log(
                 f"LLM call {op} {model} failed: {error_type}",
@@ -713,13 +744,16 @@ def _refuse(
     if ins is not None:
         ins.llm_errors.add(
             1,
-            rt.attrs(
-                ("err", provider, model, error_type),
-                (
-                    (sc.GEN_AI_PROVIDER_NAME, provider),
-                    (sc.GEN_AI_REQUEST_MODEL, model),
-                    (sc.ERROR_TYPE, error_type),
-                ),
+            (
+                rt._attrs.get(("err", provider, model, error_type))
+                or rt.attrs(
+                    ("err", provider, model, error_type),
+                    (
+                        (sc.GEN_AI_PROVIDER_NAME, provider),
+                        (sc.GEN_AI_REQUEST_MODEL, model),
+                        (sc.ERROR_TYPE, error_type),
+                    ),
+                )
             ),
         )
     rt.usage.llm_errors += 1
@@ -856,9 +890,12 @@ class ToolInvocation(_Invocation):
         if rt.instruments is not None and usd > 0:
             rt.instruments.cost.add(
                 usd,
-                rt.attrs(
-                    ("toolcost", self.name, agent),
-                    ((sc.GEN_AI_TOOL_NAME, self.name), (sc.GEN_AI_AGENT_NAME, agent)),
+                (
+                    rt._attrs.get(("toolcost", self.name, agent))
+                    or rt.attrs(
+                        ("toolcost", self.name, agent),
+                        ((sc.GEN_AI_TOOL_NAME, self.name), (sc.GEN_AI_AGENT_NAME, agent)),
+                    )
                 ),
             )
         rt.budgets.add(run.budget if run is not None else None, usd, 0)
@@ -873,10 +910,11 @@ class ToolInvocation(_Invocation):
         rt = self._rt
         run = self._run
         agent = run.name if run is not None else None
+        self._end_span(error, error_type)
         ins = rt.instruments
         outcome = sc.OUTCOME_SUCCESS if error_type is None else sc.OUTCOME_ERROR
         if ins is not None:
-            attrs = rt.attrs(
+            attrs = rt._attrs.get(("tool", self.name, agent, outcome)) or rt.attrs(
                 ("tool", self.name, agent, outcome),
                 (
                     (sc.GEN_AI_TOOL_NAME, self.name),
@@ -903,7 +941,6 @@ class ToolInvocation(_Invocation):
             if error_type is not None:
                 data["error_type"] = error_type
             post = self._hook_context(HookEvent.POST_TOOL_USE, self._agent_id(), data)
-        self._end_span(error, error_type)
         if error_type is not None:
             rt.emit_log(
                 f"tool {self.name} failed: {error_type}",

@@ -38,6 +38,7 @@ _log = logging.getLogger("kaizen_otel.genai")
 _SCOPE = "kaizen_otel.genai"
 _ATTR_CACHE_LIMIT = 4096
 _VERSION = "0.1.0"
+_SEVERITY_TEXT = {level: level.name for level in SeverityNumber}
 
 
 def _real_tracer_provider(provider: TracerProvider | None) -> TracerProvider | None:
@@ -113,6 +114,7 @@ class Runtime:
         self.input_tokens = 0
         self.output_tokens = 0
         self._lock = threading.Lock()
+        #: Shared metric attribute dicts by key; read directly by the helpers (`get(key) or attrs(...)`).
         self._attrs: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._closed = False
         if self.meter is not None:
@@ -217,7 +219,7 @@ class Runtime:
             timestamp=time.time_ns(),
             context=context,
             severity_number=severity,
-            severity_text=severity.name,
+            severity_text=_SEVERITY_TEXT.get(severity),
             body=body,
             attributes=attributes,
             event_name=event_name,
