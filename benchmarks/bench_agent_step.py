@@ -5,10 +5,11 @@ operation duration, cost, tool calls and durations, agent runs, run duration, ac
 lines through the OTel logs API. Both instrumented variants get identical SDK providers (simple
 span and log processors with exporters that drop, an in-memory metric reader): synchronous
 processors bill each variant its own processing, where batch worker threads would bill one
-variant's export to whichever variant runs next. The difference is the instrumentation code. Also measured in the same run: the
-step with no instrumentation at all, and the helpers before anything is configured (the no-op
-path). Variants alternate in short rounds, timed in thread CPU time; the ratio is the median of
-the per-round ratios, which a load change on a shared machine affects least.
+variant's export to whichever variant runs next. The difference is the instrumentation code.
+Also measured in the same run: the step with no instrumentation at all, and the helpers before
+anything is configured (the no-op path). Variants alternate in short rounds, timed in thread CPU
+time; the ratio is the median of the per-round ratios, which a load change on a shared machine
+affects least.
 """
 
 from __future__ import annotations
@@ -89,38 +90,57 @@ def make_bare(tp: TracerProvider, mp: MeterProvider, lp: LoggerProvider) -> Call
     tracer = tp.get_tracer("bare")
     meter = mp.get_meter("bare")
     logger = lp.get_logger("bare")
-    token_usage = meter.create_histogram(sc.METRIC_TOKEN_USAGE, "{token}",
-                                         explicit_bucket_boundaries_advisory=sc.TOKEN_USAGE_BUCKETS)
-    duration = meter.create_histogram(sc.METRIC_OPERATION_DURATION, "s",
-                                      explicit_bucket_boundaries_advisory=sc.OPERATION_DURATION_BUCKETS)
+    token_usage = meter.create_histogram(
+        sc.METRIC_TOKEN_USAGE, "{token}", explicit_bucket_boundaries_advisory=sc.TOKEN_USAGE_BUCKETS
+    )
+    duration = meter.create_histogram(
+        sc.METRIC_OPERATION_DURATION, "s", explicit_bucket_boundaries_advisory=sc.OPERATION_DURATION_BUCKETS
+    )
     cost = meter.create_counter(sc.METRIC_COST, "USD")
     tool_calls = meter.create_counter(sc.METRIC_TOOL_CALLS, "{call}")
-    tool_duration = meter.create_histogram(sc.METRIC_TOOL_DURATION, "s",
-                                           explicit_bucket_boundaries_advisory=sc.TOOL_DURATION_BUCKETS)
+    tool_duration = meter.create_histogram(
+        sc.METRIC_TOOL_DURATION, "s", explicit_bucket_boundaries_advisory=sc.TOOL_DURATION_BUCKETS
+    )
     runs = meter.create_counter(sc.METRIC_AGENT_RUNS, "{run}")
-    run_duration = meter.create_histogram(sc.METRIC_AGENT_RUN_DURATION, "s",
-                                          explicit_bucket_boundaries_advisory=sc.RUN_DURATION_BUCKETS)
+    run_duration = meter.create_histogram(
+        sc.METRIC_AGENT_RUN_DURATION, "s", explicit_bucket_boundaries_advisory=sc.RUN_DURATION_BUCKETS
+    )
     active = meter.create_up_down_counter(sc.METRIC_AGENT_ACTIVE_RUNS, "{run}")
-    op_attrs = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
-                "gen_ai.request.model": "gpt-4o-mini", "gen_ai.response.model": "gpt-4o-mini"}
+    op_attrs = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.response.model": "gpt-4o-mini",
+    }
     in_attrs = {**op_attrs, "gen_ai.token.type": "input"}
     out_attrs = {**op_attrs, "gen_ai.token.type": "output"}
-    cost_attrs = {"gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o-mini",
-                  "gen_ai.agent.name": "planner"}
+    cost_attrs = {
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.agent.name": "planner",
+    }
     run_attrs = {"gen_ai.agent.name": "planner", "kaizen.outcome": "success"}
     agent_attrs = {"gen_ai.agent.name": "planner"}
     price_in, price_out = 0.15e-6, 0.6e-6
     perf = time.perf_counter
 
     def log(body: str) -> None:
-        logger.emit(timestamp=time.time_ns(), severity_number=SeverityNumber.INFO, severity_text="INFO", body=body)
+        logger.emit(
+            timestamp=time.time_ns(), severity_number=SeverityNumber.INFO, severity_text="INFO", body=body
+        )
 
     def tool(name: str) -> None:
         started = perf()
-        with tracer.start_as_current_span(f"execute_tool {name}", kind=SpanKind.INTERNAL, attributes={
-            "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": name, "gen_ai.tool.type": "function",
-            "gen_ai.agent.name": "planner",
-        }):
+        with tracer.start_as_current_span(
+            f"execute_tool {name}",
+            kind=SpanKind.INTERNAL,
+            attributes={
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": name,
+                "gen_ai.tool.type": "function",
+                "gen_ai.agent.name": "planner",
+            },
+        ):
             _work()
         attrs = {"gen_ai.tool.name": name, "gen_ai.agent.name": "planner", "kaizen.outcome": "success"}
         tool_calls.add(1, attrs)
@@ -128,22 +148,38 @@ def make_bare(tp: TracerProvider, mp: MeterProvider, lp: LoggerProvider) -> Call
 
     def step() -> None:
         run_started = perf()
-        with tracer.start_as_current_span("invoke_agent planner", kind=SpanKind.INTERNAL, attributes={
-            "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "planner",
-        }) as agent_span:
+        with tracer.start_as_current_span(
+            "invoke_agent planner",
+            kind=SpanKind.INTERNAL,
+            attributes={
+                "gen_ai.operation.name": "invoke_agent",
+                "gen_ai.agent.name": "planner",
+            },
+        ) as agent_span:
             active.add(1, agent_attrs)
             log("step started")
             started = perf()
-            with tracer.start_as_current_span("chat gpt-4o-mini", kind=SpanKind.CLIENT, attributes={
-                "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
-                "gen_ai.request.model": "gpt-4o-mini", "gen_ai.agent.name": "planner",
-            }) as span:
+            with tracer.start_as_current_span(
+                "chat gpt-4o-mini",
+                kind=SpanKind.CLIENT,
+                attributes={
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.provider.name": "openai",
+                    "gen_ai.request.model": "gpt-4o-mini",
+                    "gen_ai.agent.name": "planner",
+                },
+            ) as span:
                 _work()
                 usd = 420 * price_in + 80 * price_out
-                span.set_attributes({
-                    "gen_ai.response.model": "gpt-4o-mini", "gen_ai.response.finish_reasons": ("stop",),
-                    "gen_ai.usage.input_tokens": 420, "gen_ai.usage.output_tokens": 80, "kaizen.cost.usd": usd,
-                })
+                span.set_attributes(
+                    {
+                        "gen_ai.response.model": "gpt-4o-mini",
+                        "gen_ai.response.finish_reasons": ("stop",),
+                        "gen_ai.usage.input_tokens": 420,
+                        "gen_ai.usage.output_tokens": 80,
+                        "kaizen.cost.usd": usd,
+                    }
+                )
             duration.record(perf() - started, op_attrs)
             token_usage.record(420, in_attrs)
             token_usage.record(80, out_attrs)
@@ -154,8 +190,9 @@ def make_bare(tp: TracerProvider, mp: MeterProvider, lp: LoggerProvider) -> Call
             tool("fetch")
             log("fetch done")
             log("step finished")
-            agent_span.set_attributes({"kaizen.run.cost.usd": usd, "kaizen.run.tokens": 500,
-                                       "kaizen.run.iterations": 0})
+            agent_span.set_attributes(
+                {"kaizen.run.cost.usd": usd, "kaizen.run.tokens": 500, "kaizen.run.iterations": 0}
+            )
         runs.add(1, run_attrs)
         run_duration.record(perf() - run_started, run_attrs)
         active.add(-1, agent_attrs)
@@ -213,17 +250,21 @@ def main(steps: int = STEPS, rounds: int = ROUNDS) -> dict[str, float]:
         "noop_before_configure_us": statistics.median(noop),
         "noop_vs_none_us": statistics.median(noop) - med["none"],
     }
-    print(table(
-        ["variant", "µs/step", "vs bare SDK"],
-        [
-            ["no instrumentation", med["none"], med["none"] / med["bare"]],
-            ["bare OTel SDK, by hand", med["bare"], 1.0],
-            ["kaizen_otel helpers", med["kaizen"], results["kaizen_vs_bare"]],
-            ["kaizen_otel before configure()", results["noop_before_configure_us"], "-"],
-        ],
-    ))
-    print(f"step = 1 agent span, 1 LLM call with usage, 2 tool calls, their metrics, 5 log lines; "
-          f"thread CPU time, median of {rounds} alternating rounds of {steps} steps")
+    print(
+        table(
+            ["variant", "µs/step", "vs bare SDK"],
+            [
+                ["no instrumentation", med["none"], med["none"] / med["bare"]],
+                ["bare OTel SDK, by hand", med["bare"], 1.0],
+                ["kaizen_otel helpers", med["kaizen"], results["kaizen_vs_bare"]],
+                ["kaizen_otel before configure()", results["noop_before_configure_us"], "-"],
+            ],
+        )
+    )
+    print(
+        f"step = 1 agent span, 1 LLM call with usage, 2 tool calls, their metrics, 5 log lines; "
+        f"thread CPU time, median of {rounds} alternating rounds of {steps} steps"
+    )
     return results
 
 
