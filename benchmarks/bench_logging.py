@@ -35,6 +35,7 @@ from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExp
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.util.types import AnyValue
 
 try:
     from benchmarks._util import table
@@ -48,7 +49,7 @@ from kaizen_otel.redaction import RedactingLogRecordProcessor, RedactingSpanProc
 CALLS = 5000
 ROUNDS = 9
 
-SPAN_ATTRIBUTES = {
+SPAN_ATTRIBUTES: dict[str, AnyValue] = {
     "gen_ai.operation.name": "chat",
     "gen_ai.provider.name": "openai",
     "gen_ai.request.model": "gpt-4o-mini",
@@ -64,7 +65,12 @@ PROMPT = (
     "The customer asked: where is my second order and can I change the delivery address to 42 Main "
     "Street, Springfield? Keep the answer under 120 words and cite the order numbers. "
 ) * 6  # ~2 KB, as with message content capture turned on
-LOG_ATTRIBUTES = {"agent_id": "qa-agent", "session_id": "session-123", "question": "What is AI?", "step": 3}
+LOG_ATTRIBUTES: dict[str, AnyValue] = {
+    "agent_id": "qa-agent",
+    "session_id": "session-123",
+    "question": "What is AI?",
+    "step": 3,
+}
 
 
 class _DropSpans(SpanExporter):
@@ -182,7 +188,7 @@ def _legs(
             with tracer_redacted.start_as_current_span("chat gpt-4o-mini", attributes=SPAN_ATTRIBUTES):
                 pass
 
-    prompt_attributes = {**SPAN_ATTRIBUTES, "gen_ai.input.messages": PROMPT}
+    prompt_attributes: dict[str, AnyValue] = {**SPAN_ATTRIBUTES, "gen_ai.input.messages": PROMPT}
 
     def span_prompt(n: int) -> None:
         for _ in range(n):
