@@ -607,6 +607,16 @@ class LLMInvocation(_Invocation):
                 end_attrs[sc.KAIZEN_COST_USD] = cost
             if end_attrs:
                 span.set_attributes(end_attrs)
+        if error_type is not None:
+            rt.emit_log(
+                f"LLM call {op} {model} failed: {error_type}",
+                SeverityNumber.WARN,
+                {
+                    sc.GEN_AI_PROVIDER_NAME: provider,
+                    sc.GEN_AI_REQUEST_MODEL: model,
+                    sc.ERROR_TYPE: error_type,
+                },
+            )
         self._end_span(error, error_type)
         ins = rt.instruments
         if ins is not None:
@@ -719,16 +729,6 @@ class LLMInvocation(_Invocation):
             if error_type is not None:
                 data["error_type"] = error_type
             post = self._hook_context(HookEvent.POST_LLM_CALL, self._agent_id(), data)
-        if error_type is not None:
-            rt.emit_log(
-                f"LLM call {op} {model} failed: {error_type}",
-                SeverityNumber.WARN,
-                {
-                    sc.GEN_AI_PROVIDER_NAME: provider,
-                    sc.GEN_AI_REQUEST_MODEL: model,
-                    sc.ERROR_TYPE: error_type,
-                },
-            )
         if post is not None and sync:
             rt.hooks.trigger_sync(post)
             return None
@@ -910,6 +910,12 @@ class ToolInvocation(_Invocation):
         rt = self._rt
         run = self._run
         agent = run.name if run is not None else None
+        if error_type is not None:
+            rt.emit_log(
+                f"tool {self.name} failed: {error_type}",
+                SeverityNumber.WARN,
+                {sc.GEN_AI_TOOL_NAME: self.name, sc.ERROR_TYPE: error_type},
+            )
         self._end_span(error, error_type)
         ins = rt.instruments
         outcome = sc.OUTCOME_SUCCESS if error_type is None else sc.OUTCOME_ERROR
@@ -941,12 +947,6 @@ class ToolInvocation(_Invocation):
             if error_type is not None:
                 data["error_type"] = error_type
             post = self._hook_context(HookEvent.POST_TOOL_USE, self._agent_id(), data)
-        if error_type is not None:
-            rt.emit_log(
-                f"tool {self.name} failed: {error_type}",
-                SeverityNumber.WARN,
-                {sc.GEN_AI_TOOL_NAME: self.name, sc.ERROR_TYPE: error_type},
-            )
         if post is not None and sync:
             rt.hooks.trigger_sync(post)
             return None
