@@ -27,9 +27,7 @@ class KaizenConfigError(KaizenError, ValueError):
         self.value = value
         self.allowed = allowed
         self.source = source
-        super().__init__(
-            f"invalid value for {setting} (from {source}): {value!r}; expected {allowed}"
-        )
+        super().__init__(f"invalid value for {setting} (from {source}): {value!r}; expected {allowed}")
 
 
 class AuditError(KaizenError):

@@ -340,9 +340,7 @@ class SettingSpec:
     group: str
 
 
-def _setting(
-    *env: str, kind: Kind, default: Any, doc: str, group: str
-) -> Any:
+def _setting(*env: str, kind: Kind, default: Any, doc: str, group: str) -> Any:
     spec_parts = {"env": env, "kind": kind, "default": default, "doc": doc, "group": group}
     if isinstance(default, (dict, list)):
         raise TypeError("mutable default")  # pragma: no cover - guards the table itself
@@ -359,211 +357,420 @@ class Settings:
 
     # --- service and resource -------------------------------------------------------------
     service_name: str = _setting(
-        "KAIZEN_OTEL_SERVICE_NAME", "OTEL_SERVICE_NAME", kind=Text(), default="unknown_service",
-        doc="`service.name` of every signal.", group="service")
+        "KAIZEN_OTEL_SERVICE_NAME",
+        "OTEL_SERVICE_NAME",
+        kind=Text(),
+        default="unknown_service",
+        doc="`service.name` of every signal.",
+        group="service",
+    )
     service_version: str | None = _setting(
-        "KAIZEN_OTEL_SERVICE_VERSION", kind=Text(), default=None,
-        doc="`service.version` resource attribute.", group="service")
+        "KAIZEN_OTEL_SERVICE_VERSION",
+        kind=Text(),
+        default=None,
+        doc="`service.version` resource attribute.",
+        group="service",
+    )
     environment: str | None = _setting(
-        "KAIZEN_OTEL_ENVIRONMENT", kind=Text(), default=None,
-        doc="`deployment.environment.name` resource attribute (e.g. production).", group="service")
+        "KAIZEN_OTEL_ENVIRONMENT",
+        kind=Text(),
+        default=None,
+        doc="`deployment.environment.name` resource attribute (e.g. production).",
+        group="service",
+    )
     resource_attributes: Mapping[str, str] = _setting(
-        "KAIZEN_OTEL_RESOURCE_ATTRIBUTES", "OTEL_RESOURCE_ATTRIBUTES", kind=KeyValues(),
-        default=None, doc="Extra resource attributes, `key=value,...`.", group="service")
+        "KAIZEN_OTEL_RESOURCE_ATTRIBUTES",
+        "OTEL_RESOURCE_ATTRIBUTES",
+        kind=KeyValues(),
+        default=None,
+        doc="Extra resource attributes, `key=value,...`.",
+        group="service",
+    )
     sdk_disabled: bool = _setting(
-        "KAIZEN_OTEL_SDK_DISABLED", "OTEL_SDK_DISABLED", kind=Bool(), default=False,
+        "KAIZEN_OTEL_SDK_DISABLED",
+        "OTEL_SDK_DISABLED",
+        kind=Bool(),
+        default=False,
         doc="Turn traces, metrics and logs into no-ops. Audit records are still written.",
-        group="service")
+        group="service",
+    )
 
     # --- switches ---------------------------------------------------------------------------
     enable_tracing: bool = _setting(
-        "KAIZEN_OTEL_ENABLE_TRACING", kind=Bool(), default=True,
-        doc="Install a TracerProvider.", group="switches")
+        "KAIZEN_OTEL_ENABLE_TRACING",
+        kind=Bool(),
+        default=True,
+        doc="Install a TracerProvider.",
+        group="switches",
+    )
     enable_metrics: bool = _setting(
-        "KAIZEN_OTEL_ENABLE_METRICS", kind=Bool(), default=True,
-        doc="Install a MeterProvider.", group="switches")
+        "KAIZEN_OTEL_ENABLE_METRICS",
+        kind=Bool(),
+        default=True,
+        doc="Install a MeterProvider.",
+        group="switches",
+    )
     enable_logging: bool = _setting(
-        "KAIZEN_OTEL_ENABLE_LOGGING", kind=Bool(), default=True,
-        doc="Install a LoggerProvider and the stdlib logging bridge.", group="switches")
+        "KAIZEN_OTEL_ENABLE_LOGGING",
+        kind=Bool(),
+        default=True,
+        doc="Install a LoggerProvider and the stdlib logging bridge.",
+        group="switches",
+    )
     enable_audit: bool = _setting(
-        "KAIZEN_OTEL_ENABLE_AUDIT", kind=Bool(), default=False,
-        doc="Open the durable audit trail at `audit_path`.", group="switches")
+        "KAIZEN_OTEL_ENABLE_AUDIT",
+        kind=Bool(),
+        default=False,
+        doc="Open the durable audit trail at `audit_path`.",
+        group="switches",
+    )
 
     # --- exporters --------------------------------------------------------------------------
     traces_exporter: tuple[str, ...] = _setting(
-        "KAIZEN_OTEL_TRACES_EXPORTER", "OTEL_TRACES_EXPORTER",
-        kind=ChoiceList(("otlp", "console", "none")), default=AUTO,
+        "KAIZEN_OTEL_TRACES_EXPORTER",
+        "OTEL_TRACES_EXPORTER",
+        kind=ChoiceList(("otlp", "console", "none")),
+        default=AUTO,
         doc="Span exporters. Default: `otlp` when an OTLP endpoint is set, else `none`.",
-        group="exporters")
+        group="exporters",
+    )
     metrics_exporter: tuple[str, ...] = _setting(
-        "KAIZEN_OTEL_METRICS_EXPORTER", "OTEL_METRICS_EXPORTER",
-        kind=ChoiceList(("prometheus", "otlp", "console", "none")), default=AUTO,
+        "KAIZEN_OTEL_METRICS_EXPORTER",
+        "OTEL_METRICS_EXPORTER",
+        kind=ChoiceList(("prometheus", "otlp", "console", "none")),
+        default=AUTO,
         doc="Metric readers. Default: `prometheus`, plus `otlp` when an OTLP endpoint is set.",
-        group="exporters")
+        group="exporters",
+    )
     logs_exporter: tuple[str, ...] = _setting(
-        "KAIZEN_OTEL_LOGS_EXPORTER", "OTEL_LOGS_EXPORTER",
-        kind=ChoiceList(("otlp", "console", "none")), default=AUTO,
+        "KAIZEN_OTEL_LOGS_EXPORTER",
+        "OTEL_LOGS_EXPORTER",
+        kind=ChoiceList(("otlp", "console", "none")),
+        default=AUTO,
         doc="Log exporters (`console` = one line per record on stderr). Default: `console`, "
-        "plus `otlp` when an OTLP endpoint is set.", group="exporters")
+        "plus `otlp` when an OTLP endpoint is set.",
+        group="exporters",
+    )
     otlp_endpoint: str | None = _setting(
-        "KAIZEN_OTEL_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT", kind=Endpoint(), default=None,
+        "KAIZEN_OTEL_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        kind=Endpoint(),
+        default=None,
         doc="Base OTLP endpoint for all signals; `/v1/<signal>` is appended for http/protobuf.",
-        group="exporters")
+        group="exporters",
+    )
     otlp_traces_endpoint: str | None = _setting(
-        "KAIZEN_OTEL_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", kind=Endpoint(),
-        default=None, doc="OTLP endpoint for spans, used as is.", group="exporters")
+        "KAIZEN_OTEL_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        kind=Endpoint(),
+        default=None,
+        doc="OTLP endpoint for spans, used as is.",
+        group="exporters",
+    )
     otlp_metrics_endpoint: str | None = _setting(
-        "KAIZEN_OTEL_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
-        kind=Endpoint(), default=None, doc="OTLP endpoint for metrics, used as is.",
-        group="exporters")
+        "KAIZEN_OTEL_OTLP_METRICS_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+        kind=Endpoint(),
+        default=None,
+        doc="OTLP endpoint for metrics, used as is.",
+        group="exporters",
+    )
     otlp_logs_endpoint: str | None = _setting(
-        "KAIZEN_OTEL_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", kind=Endpoint(),
-        default=None, doc="OTLP endpoint for logs, used as is.", group="exporters")
+        "KAIZEN_OTEL_OTLP_LOGS_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+        kind=Endpoint(),
+        default=None,
+        doc="OTLP endpoint for logs, used as is.",
+        group="exporters",
+    )
     otlp_protocol: str = _setting(
-        "KAIZEN_OTEL_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL",
-        kind=Choice(_OTLP_PROTOCOLS), default="grpc",
+        "KAIZEN_OTEL_OTLP_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        kind=Choice(_OTLP_PROTOCOLS),
+        default="grpc",
         doc="OTLP transport for all signals (the Python SDK's default is grpc).",
-        group="exporters")
+        group="exporters",
+    )
     otlp_traces_protocol: str | None = _setting(
-        "KAIZEN_OTEL_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-        kind=Choice(_OTLP_PROTOCOLS), default=None,
-        doc="OTLP transport for spans; defaults to `otlp_protocol`.", group="exporters")
+        "KAIZEN_OTEL_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        kind=Choice(_OTLP_PROTOCOLS),
+        default=None,
+        doc="OTLP transport for spans; defaults to `otlp_protocol`.",
+        group="exporters",
+    )
     otlp_metrics_protocol: str | None = _setting(
-        "KAIZEN_OTEL_OTLP_METRICS_PROTOCOL", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
-        kind=Choice(_OTLP_PROTOCOLS), default=None,
-        doc="OTLP transport for metrics; defaults to `otlp_protocol`.", group="exporters")
+        "KAIZEN_OTEL_OTLP_METRICS_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+        kind=Choice(_OTLP_PROTOCOLS),
+        default=None,
+        doc="OTLP transport for metrics; defaults to `otlp_protocol`.",
+        group="exporters",
+    )
     otlp_logs_protocol: str | None = _setting(
-        "KAIZEN_OTEL_OTLP_LOGS_PROTOCOL", "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
-        kind=Choice(_OTLP_PROTOCOLS), default=None,
-        doc="OTLP transport for logs; defaults to `otlp_protocol`.", group="exporters")
+        "KAIZEN_OTEL_OTLP_LOGS_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
+        kind=Choice(_OTLP_PROTOCOLS),
+        default=None,
+        doc="OTLP transport for logs; defaults to `otlp_protocol`.",
+        group="exporters",
+    )
     metric_export_interval_ms: int = _setting(
-        "KAIZEN_OTEL_METRIC_EXPORT_INTERVAL", "OTEL_METRIC_EXPORT_INTERVAL",
-        kind=Int(minimum=1), default=60000,
-        doc="Milliseconds between OTLP/console metric exports.", group="exporters")
+        "KAIZEN_OTEL_METRIC_EXPORT_INTERVAL",
+        "OTEL_METRIC_EXPORT_INTERVAL",
+        kind=Int(minimum=1),
+        default=60000,
+        doc="Milliseconds between OTLP/console metric exports.",
+        group="exporters",
+    )
 
     # --- sampling ---------------------------------------------------------------------------
     traces_sampler: str = _setting(
-        "KAIZEN_OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER", kind=Choice(_SAMPLERS),
-        default="parentbased_always_on", doc="Head sampler, as in the OTel specification.",
-        group="sampling")
+        "KAIZEN_OTEL_TRACES_SAMPLER",
+        "OTEL_TRACES_SAMPLER",
+        kind=Choice(_SAMPLERS),
+        default="parentbased_always_on",
+        doc="Head sampler, as in the OTel specification.",
+        group="sampling",
+    )
     traces_sampler_arg: float = _setting(
-        "KAIZEN_OTEL_TRACES_SAMPLER_ARG", "OTEL_TRACES_SAMPLER_ARG",
-        kind=Float(minimum=0.0, maximum=1.0), default=1.0,
-        doc="Sampling ratio for the `traceidratio` samplers.", group="sampling")
+        "KAIZEN_OTEL_TRACES_SAMPLER_ARG",
+        "OTEL_TRACES_SAMPLER_ARG",
+        kind=Float(minimum=0.0, maximum=1.0),
+        default=1.0,
+        doc="Sampling ratio for the `traceidratio` samplers.",
+        group="sampling",
+    )
 
     # --- prometheus and health server ---------------------------------------------------------
     prometheus_enabled: bool = _setting(
-        "KAIZEN_OTEL_PROMETHEUS_ENABLED", kind=Bool(), default=True,
+        "KAIZEN_OTEL_PROMETHEUS_ENABLED",
+        kind=Bool(),
+        default=True,
         doc="Serve `/metrics`, `/healthz` and `/readyz` on the Prometheus host and port.",
-        group="prometheus")
+        group="prometheus",
+    )
     prometheus_host: str = _setting(
-        "KAIZEN_OTEL_PROMETHEUS_HOST", "OTEL_EXPORTER_PROMETHEUS_HOST", kind=Text(),
-        default="localhost", doc="Address the HTTP server binds.", group="prometheus")
+        "KAIZEN_OTEL_PROMETHEUS_HOST",
+        "OTEL_EXPORTER_PROMETHEUS_HOST",
+        kind=Text(),
+        default="localhost",
+        doc="Address the HTTP server binds.",
+        group="prometheus",
+    )
     prometheus_port: int = _setting(
-        "KAIZEN_OTEL_PROMETHEUS_PORT", "OTEL_EXPORTER_PROMETHEUS_PORT",
-        kind=Int(minimum=0, maximum=65535), default=9464,
-        doc="Port the HTTP server binds (0 picks a free port).", group="prometheus")
+        "KAIZEN_OTEL_PROMETHEUS_PORT",
+        "OTEL_EXPORTER_PROMETHEUS_PORT",
+        kind=Int(minimum=0, maximum=65535),
+        default=9464,
+        doc="Port the HTTP server binds (0 picks a free port).",
+        group="prometheus",
+    )
     metric_cardinality_limit: int = _setting(
-        "KAIZEN_OTEL_METRIC_CARDINALITY_LIMIT", kind=Int(minimum=1), default=2000,
+        "KAIZEN_OTEL_METRIC_CARDINALITY_LIMIT",
+        kind=Int(minimum=1),
+        default=2000,
         doc="Series per metric before the rest fold into `otel_metric_overflow` (warned once).",
-        group="prometheus")
+        group="prometheus",
+    )
 
     # --- console and logging ----------------------------------------------------------------
     console_format: str = _setting(
-        "KAIZEN_OTEL_CONSOLE_FORMAT", kind=Choice(("json", "text")), default="json",
-        doc="Format of console lines: JSON objects or human-readable text.", group="logging")
+        "KAIZEN_OTEL_CONSOLE_FORMAT",
+        kind=Choice(("json", "text")),
+        default="json",
+        doc="Format of console lines: JSON objects or human-readable text.",
+        group="logging",
+    )
     log_level: str = _setting(
-        "KAIZEN_OTEL_LOG_LEVEL", kind=Choice(_LEVELS), default="INFO",
-        doc="Lowest level exported by the logging bridge and StructuredLogger.", group="logging")
+        "KAIZEN_OTEL_LOG_LEVEL",
+        kind=Choice(_LEVELS),
+        default="INFO",
+        doc="Lowest level exported by the logging bridge and StructuredLogger.",
+        group="logging",
+    )
     logging_bridge: bool = _setting(
-        "KAIZEN_OTEL_LOGGING_BRIDGE", kind=Bool(), default=True,
+        "KAIZEN_OTEL_LOGGING_BRIDGE",
+        kind=Bool(),
+        default=True,
         doc="Forward stdlib `logging` records to the LoggerProvider (one handler, on the root).",
-        group="logging")
+        group="logging",
+    )
 
     # --- redaction --------------------------------------------------------------------------
     redaction_enabled: bool = _setting(
-        "KAIZEN_OTEL_REDACTION_ENABLED", kind=Bool(), default=True,
+        "KAIZEN_OTEL_REDACTION_ENABLED",
+        kind=Bool(),
+        default=True,
         doc="Scrub secrets from span attributes, log records and audit records.",
-        group="redaction")
+        group="redaction",
+    )
     redaction_extra_keys: tuple[str, ...] = _setting(
-        "KAIZEN_OTEL_REDACTION_EXTRA_KEYS", kind=TextList(), default=(),
-        doc="More attribute/field key fragments treated as sensitive.", group="redaction")
+        "KAIZEN_OTEL_REDACTION_EXTRA_KEYS",
+        kind=TextList(),
+        default=(),
+        doc="More attribute/field key fragments treated as sensitive.",
+        group="redaction",
+    )
     redaction_extra_patterns: tuple[str, ...] = _setting(
-        "KAIZEN_OTEL_REDACTION_EXTRA_PATTERNS", kind=PatternList(), default=(),
-        doc="More value patterns to scrub (a regex or a JSON array of them).", group="redaction")
+        "KAIZEN_OTEL_REDACTION_EXTRA_PATTERNS",
+        kind=PatternList(),
+        default=(),
+        doc="More value patterns to scrub (a regex or a JSON array of them).",
+        group="redaction",
+    )
     redaction_allow_keys: tuple[str, ...] = _setting(
-        "KAIZEN_OTEL_REDACTION_ALLOW_KEYS", kind=TextList(), default=(),
-        doc="Attribute keys never scrubbed.", group="redaction")
+        "KAIZEN_OTEL_REDACTION_ALLOW_KEYS",
+        kind=TextList(),
+        default=(),
+        doc="Attribute keys never scrubbed.",
+        group="redaction",
+    )
     redact_emails: bool = _setting(
-        "KAIZEN_OTEL_REDACT_EMAILS", kind=Bool(), default=False,
-        doc="Also scrub email addresses.", group="redaction")
+        "KAIZEN_OTEL_REDACT_EMAILS",
+        kind=Bool(),
+        default=False,
+        doc="Also scrub email addresses.",
+        group="redaction",
+    )
 
     # --- audit ------------------------------------------------------------------------------
     audit_path: str = _setting(
-        "KAIZEN_OTEL_AUDIT_PATH", kind=Path(), default="~/.kaizen/audit/audit_trail.jsonl",
-        doc="The active audit file; rotated files are kept beside it.", group="audit")
+        "KAIZEN_OTEL_AUDIT_PATH",
+        kind=Path(),
+        default="~/.kaizen/audit/audit_trail.jsonl",
+        doc="The active audit file; rotated files are kept beside it.",
+        group="audit",
+    )
     audit_key: str | None = _setting(
-        "KAIZEN_OTEL_AUDIT_KEY", kind=Secret(), default=None,
-        doc="HMAC key for seal records (never printed).", group="audit")
+        "KAIZEN_OTEL_AUDIT_KEY",
+        kind=Secret(),
+        default=None,
+        doc="HMAC key for seal records (never printed).",
+        group="audit",
+    )
     audit_key_file: str | None = _setting(
-        "KAIZEN_OTEL_AUDIT_KEY_FILE", kind=Path(), default=None,
-        doc="File holding the HMAC key for seal records.", group="audit")
+        "KAIZEN_OTEL_AUDIT_KEY_FILE",
+        kind=Path(),
+        default=None,
+        doc="File holding the HMAC key for seal records.",
+        group="audit",
+    )
     audit_rotate_bytes: int = _setting(
-        "KAIZEN_OTEL_AUDIT_ROTATE_BYTES", kind=Int(minimum=0), default=64 * 1024 * 1024,
-        doc="Rotate the audit file past this size (0 = never).", group="audit")
+        "KAIZEN_OTEL_AUDIT_ROTATE_BYTES",
+        kind=Int(minimum=0),
+        default=64 * 1024 * 1024,
+        doc="Rotate the audit file past this size (0 = never).",
+        group="audit",
+    )
     audit_rotate_seconds: float = _setting(
-        "KAIZEN_OTEL_AUDIT_ROTATE_SECONDS", kind=Float(minimum=0), default=86400.0,
-        doc="Rotate the audit file after this age (0 = never).", group="audit")
+        "KAIZEN_OTEL_AUDIT_ROTATE_SECONDS",
+        kind=Float(minimum=0),
+        default=86400.0,
+        doc="Rotate the audit file after this age (0 = never).",
+        group="audit",
+    )
     audit_retention_files: int = _setting(
-        "KAIZEN_OTEL_AUDIT_RETENTION_FILES", kind=Int(minimum=0), default=0,
-        doc="Rotated audit files to keep (0 = keep all).", group="audit")
+        "KAIZEN_OTEL_AUDIT_RETENTION_FILES",
+        kind=Int(minimum=0),
+        default=0,
+        doc="Rotated audit files to keep (0 = keep all).",
+        group="audit",
+    )
     audit_retention_days: float = _setting(
-        "KAIZEN_OTEL_AUDIT_RETENTION_DAYS", kind=Float(minimum=0), default=0.0,
-        doc="Delete rotated audit files older than this (0 = keep all).", group="audit")
+        "KAIZEN_OTEL_AUDIT_RETENTION_DAYS",
+        kind=Float(minimum=0),
+        default=0.0,
+        doc="Delete rotated audit files older than this (0 = keep all).",
+        group="audit",
+    )
     audit_seal_records: int = _setting(
-        "KAIZEN_OTEL_AUDIT_SEAL_RECORDS", kind=Int(minimum=0), default=1000,
+        "KAIZEN_OTEL_AUDIT_SEAL_RECORDS",
+        kind=Int(minimum=0),
+        default=1000,
         doc="Write a seal record every N records (0 = only on rotation and shutdown).",
-        group="audit")
+        group="audit",
+    )
     audit_seal_seconds: float = _setting(
-        "KAIZEN_OTEL_AUDIT_SEAL_SECONDS", kind=Float(minimum=0), default=60.0,
+        "KAIZEN_OTEL_AUDIT_SEAL_SECONDS",
+        kind=Float(minimum=0),
+        default=60.0,
         doc="Write a seal record at most this many seconds after the last (0 = off).",
-        group="audit")
+        group="audit",
+    )
     audit_forward_otlp: bool = _setting(
-        "KAIZEN_OTEL_AUDIT_FORWARD_OTLP", kind=Bool(), default=False,
-        doc="Also emit each audit record as an OTLP log event `kaizen.audit`.", group="audit")
+        "KAIZEN_OTEL_AUDIT_FORWARD_OTLP",
+        kind=Bool(),
+        default=False,
+        doc="Also emit each audit record as an OTLP log event `kaizen.audit`.",
+        group="audit",
+    )
 
     # --- agents (GenAI) ---------------------------------------------------------------------
     capture_message_content: bool = _setting(
-        "KAIZEN_OTEL_CAPTURE_MESSAGE_CONTENT", "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
-        kind=Bool(), default=False, doc="Record prompt and completion text on spans.",
-        group="agents")
+        "KAIZEN_OTEL_CAPTURE_MESSAGE_CONTENT",
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+        kind=Bool(),
+        default=False,
+        doc="Record prompt and completion text on spans.",
+        group="agents",
+    )
     pricing_file: str | None = _setting(
-        "KAIZEN_OTEL_PRICING_FILE", kind=Path(), default=None,
-        doc="JSON pricing table that overrides the one shipped in the package.", group="agents")
+        "KAIZEN_OTEL_PRICING_FILE",
+        kind=Path(),
+        default=None,
+        doc="JSON pricing table that overrides the one shipped in the package.",
+        group="agents",
+    )
     budget_run_usd: float | None = _setting(
-        "KAIZEN_OTEL_BUDGET_RUN_USD", kind=Float(minimum=0), default=None,
-        doc="Spend limit per agent run, in USD.", group="agents")
+        "KAIZEN_OTEL_BUDGET_RUN_USD",
+        kind=Float(minimum=0),
+        default=None,
+        doc="Spend limit per agent run, in USD.",
+        group="agents",
+    )
     budget_run_tokens: int | None = _setting(
-        "KAIZEN_OTEL_BUDGET_RUN_TOKENS", kind=Int(minimum=0), default=None,
-        doc="Token limit per agent run.", group="agents")
+        "KAIZEN_OTEL_BUDGET_RUN_TOKENS",
+        kind=Int(minimum=0),
+        default=None,
+        doc="Token limit per agent run.",
+        group="agents",
+    )
     budget_process_usd: float | None = _setting(
-        "KAIZEN_OTEL_BUDGET_PROCESS_USD", kind=Float(minimum=0), default=None,
-        doc="Spend limit for the whole process, in USD.", group="agents")
+        "KAIZEN_OTEL_BUDGET_PROCESS_USD",
+        kind=Float(minimum=0),
+        default=None,
+        doc="Spend limit for the whole process, in USD.",
+        group="agents",
+    )
     budget_process_tokens: int | None = _setting(
-        "KAIZEN_OTEL_BUDGET_PROCESS_TOKENS", kind=Int(minimum=0), default=None,
-        doc="Token limit for the whole process.", group="agents")
+        "KAIZEN_OTEL_BUDGET_PROCESS_TOKENS",
+        kind=Int(minimum=0),
+        default=None,
+        doc="Token limit for the whole process.",
+        group="agents",
+    )
     budget_enforce: bool = _setting(
-        "KAIZEN_OTEL_BUDGET_ENFORCE", kind=Bool(), default=False,
+        "KAIZEN_OTEL_BUDGET_ENFORCE",
+        kind=Bool(),
+        default=False,
         doc="Refuse the next LLM call (BudgetExceededError) once a budget is crossed.",
-        group="agents")
+        group="agents",
+    )
     process_metrics: bool = _setting(
-        "KAIZEN_OTEL_PROCESS_METRICS", kind=Bool(), default=True,
+        "KAIZEN_OTEL_PROCESS_METRICS",
+        kind=Bool(),
+        default=True,
         doc="Export CPU time, memory RSS, threads and GC counts of this process.",
-        group="agents")
+        group="agents",
+    )
     metric_attributes: Mapping[str, str] = _setting(
-        "KAIZEN_OTEL_METRIC_ATTRIBUTES", kind=KeyValues(), default=None,
+        "KAIZEN_OTEL_METRIC_ATTRIBUTES",
+        kind=KeyValues(),
+        default=None,
         doc="Fixed, bounded attributes (team, tenant) added to kaizen.* metrics.",
-        group="agents")
+        group="agents",
+    )
 
     def __post_init__(self) -> None:
         for name in ("resource_attributes", "metric_attributes"):
@@ -643,8 +850,7 @@ def _resolve_one(
         try:
             return spec.kind.coerce(raw), "argument"
         except (ValueError, TypeError):
-            _fail(KaizenConfigError(spec.name, raw, spec.kind.allowed, "argument"), strict,
-                  problems)
+            _fail(KaizenConfigError(spec.name, raw, spec.kind.allowed, "argument"), strict, problems)
     for var in spec.env:
         raw_env = env.get(var)
         if raw_env is None or not raw_env.strip():
@@ -672,8 +878,10 @@ def _derive_exporters(values: dict[str, Any], sources: dict[str, str]) -> None:
     base = values["otlp_endpoint"]
     defaults = {
         "traces_exporter": ((), values["otlp_traces_endpoint"]),
-        "metrics_exporter": (("prometheus",) if values["prometheus_enabled"] else (),
-                             values["otlp_metrics_endpoint"]),
+        "metrics_exporter": (
+            ("prometheus",) if values["prometheus_enabled"] else (),
+            values["otlp_metrics_endpoint"],
+        ),
         "logs_exporter": (("console",), values["otlp_logs_endpoint"]),
     }
     for name, (local, signal_endpoint) in defaults.items():

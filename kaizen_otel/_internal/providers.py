@@ -1,0 +1,365 @@
+"""Build the three OTel providers, their exporters and the HTTP server from ``Settings``.
+
+Building is kept apart from installing the globals (``setup.py`` does that, once, under a lock),
+so a builder can be used by tests with local providers and a second ``configure()`` never builds
+a second set of exporters and threads.
+
+Exporter modules are imported only when a signal uses them: importing the gRPC stack alone costs
+~100 ms, and the embedded default (Prometheus + console logs) never needs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
+from opentelemetry.sdk.metrics import (
+    Counter,
+    Histogram,
+    MeterProvider,
+    ObservableCounter,
+    ObservableGauge,
+    ObservableUpDownCounter,
+    UpDownCounter,
+)
+from opentelemetry.sdk.metrics import _Gauge as Gauge
+from opentelemetry.sdk.metrics.export import (
+    ConsoleMetricExporter,
+    MetricExporter,
+    MetricReader,
+    MetricsData,
+    PeriodicExportingMetricReader,
+)
+from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    Sampler,
+    TraceIdRatioBased,
+)
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from kaizen_otel._internal.resource import build_resource
+from kaizen_otel._internal.selfmon import (
+    CountingBatchLogRecordProcessor,
+    CountingBatchSpanProcessor,
+    CountingLogExporter,
+    CountingMetricExporter,
+    CountingSpanExporter,
+    TelemetryStats,
+)
+from kaizen_otel._internal.settings import Settings
+from kaizen_otel._internal.span_console import CompactConsoleSpanExporter
+from kaizen_otel.server import ReadinessCheck, TelemetryServer
+
+_log = logging.getLogger("kaizen_otel.providers")
+
+#: The GenAI semantic conventions' advisory bucket boundaries.
+TOKEN_USAGE_BUCKETS: tuple[int, ...] = (
+    1,
+    4,
+    16,
+    64,
+    256,
+    1024,
+    4096,
+    16384,
+    65536,
+    262144,
+    1048576,
+    4194304,
+    16777216,
+    67108864,
+)
+OPERATION_DURATION_BUCKETS: tuple[float, ...] = (
+    0.01,
+    0.02,
+    0.04,
+    0.08,
+    0.16,
+    0.32,
+    0.64,
+    1.28,
+    2.56,
+    5.12,
+    10.24,
+    20.48,
+    40.96,
+    81.92,
+)
+
+_OTLP_MODULES = {
+    ("traces", "grpc"): ("opentelemetry.exporter.otlp.proto.grpc.trace_exporter", "OTLPSpanExporter"),
+    ("traces", "http/protobuf"): (
+        "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+        "OTLPSpanExporter",
+    ),
+    ("metrics", "grpc"): ("opentelemetry.exporter.otlp.proto.grpc.metric_exporter", "OTLPMetricExporter"),
+    ("metrics", "http/protobuf"): (
+        "opentelemetry.exporter.otlp.proto.http.metric_exporter",
+        "OTLPMetricExporter",
+    ),
+    ("logs", "grpc"): ("opentelemetry.exporter.otlp.proto.grpc._log_exporter", "OTLPLogExporter"),
+    ("logs", "http/protobuf"): ("opentelemetry.exporter.otlp.proto.http._log_exporter", "OTLPLogExporter"),
+}
+
+
+@dataclass
+class Pipeline:
+    """What was built for one configuration; nothing here is global yet."""
+
+    settings: Settings
+    resource: Resource
+    stats: TelemetryStats
+    tracer_provider: TracerProvider | None = None
+    meter_provider: MeterProvider | None = None
+    logger_provider: LoggerProvider | None = None
+    server: TelemetryServer | None = None
+    prometheus_reader: PrometheusMetricReader | None = None
+    problems: list[str] = field(default_factory=list)
+
+    def force_flush(self, timeout_millis: int = 10_000) -> bool:
+        ok = True
+        for provider in (self.tracer_provider, self.meter_provider, self.logger_provider):
+            if provider is not None:
+                try:
+                    ok = bool(provider.force_flush(timeout_millis)) and ok
+                except Exception:
+                    _log.exception("flushing %s failed", type(provider).__name__)
+                    ok = False
+        return ok
+
+    def shutdown(self) -> None:
+        """Flush and stop everything this pipeline opened, logs last so shutdown logs export."""
+        for provider in (self.tracer_provider, self.meter_provider, self.logger_provider):
+            if provider is None:
+                continue
+            try:
+                provider.shutdown()
+            except Exception:
+                _log.exception("shutting down %s failed", type(provider).__name__)
+        if self.server is not None:
+            self.server.stop()
+
+
+def build_sampler(settings: Settings) -> Sampler:
+    name, ratio = settings.traces_sampler, settings.traces_sampler_arg
+    root: Sampler
+    if name.endswith("always_off"):
+        root = ALWAYS_OFF
+    elif name.endswith("traceidratio"):
+        root = TraceIdRatioBased(ratio)
+    else:
+        root = ALWAYS_ON
+    return ParentBased(root) if name.startswith("parentbased_") else root
+
+
+def otlp_exporter(settings: Settings, signal: str) -> Any:
+    """The OTLP exporter for a signal, with the endpoint rules of the OTel specification.
+
+    A signal-specific endpoint is used as is; the base endpoint gets ``/v1/<signal>`` appended
+    for http/protobuf. Headers, timeouts, compression and certificates stay with the SDK, which
+    reads its own ``OTEL_EXPORTER_OTLP_*`` variables.
+    """
+    protocol = getattr(settings, f"otlp_{signal}_protocol") or settings.otlp_protocol
+    endpoint = getattr(settings, f"otlp_{signal}_endpoint")
+    if endpoint is None and settings.otlp_endpoint:
+        endpoint = settings.otlp_endpoint
+        if protocol == "http/protobuf":
+            endpoint = endpoint.rstrip("/") + f"/v1/{signal}"
+    module_name, class_name = _OTLP_MODULES[(signal, protocol)]
+    exporter_class = getattr(importlib.import_module(module_name), class_name)
+    return exporter_class(endpoint=endpoint) if endpoint else exporter_class()
+
+
+class OverflowAwarePrometheusReader(PrometheusMetricReader):
+    """The OTel Prometheus reader, warning once per metric that hits the cardinality limit."""
+
+    def __init__(self, stats: TelemetryStats, limit: int, registry: CollectorRegistry) -> None:
+        super().__init__(
+            scope_info_enabled=False,
+            registry=registry,
+            cardinality_limits=cardinality_limits(limit),
+        )
+        self._stats = stats
+        self._limit = limit
+
+    def _receive_metrics(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> None:
+        self._stats.check_overflow(metrics_data, self._limit)
+        super()._receive_metrics(metrics_data, timeout_millis, **kwargs)
+
+
+def cardinality_limits(limit: int) -> dict[type, int]:
+    kinds = (
+        Counter,
+        UpDownCounter,
+        Histogram,
+        Gauge,
+        ObservableCounter,
+        ObservableGauge,
+        ObservableUpDownCounter,
+    )
+    return dict.fromkeys(kinds, limit)
+
+
+def genai_views(limit: int) -> list[View]:
+    """The spec's bucket boundaries for the two GenAI client histograms."""
+    return [
+        View(
+            instrument_name="gen_ai.client.token.usage",
+            aggregation=ExplicitBucketHistogramAggregation(list(TOKEN_USAGE_BUCKETS)),
+            aggregation_cardinality_limit=limit,
+        ),
+        View(
+            instrument_name="gen_ai.client.operation.duration",
+            aggregation=ExplicitBucketHistogramAggregation(list(OPERATION_DURATION_BUCKETS)),
+            aggregation_cardinality_limit=limit,
+        ),
+    ]
+
+
+def _build_tracer_provider(
+    settings: Settings, resource: Resource, stats: TelemetryStats, first: Sequence[SpanProcessor]
+) -> TracerProvider:
+    provider = TracerProvider(resource=resource, sampler=build_sampler(settings), shutdown_on_exit=False)
+    for processor in first:
+        provider.add_span_processor(processor)
+    for name in settings.traces_exporter:
+        if name == "otlp":
+            exporter = otlp_exporter(settings, "traces")
+        elif name == "console":
+            exporter = CompactConsoleSpanExporter(fmt=settings.console_format)
+        else:
+            continue
+        provider.add_span_processor(CountingBatchSpanProcessor(CountingSpanExporter(exporter, stats), stats))
+    return provider
+
+
+def _build_meter_provider(
+    settings: Settings,
+    resource: Resource,
+    stats: TelemetryStats,
+    pipeline: Pipeline,
+    registry: CollectorRegistry,
+) -> MeterProvider:
+    readers: list[MetricReader] = []
+    limit = settings.metric_cardinality_limit
+    if pipeline.prometheus_reader is not None:
+        readers.append(pipeline.prometheus_reader)
+    for name in settings.metrics_exporter:
+        push: MetricExporter
+        if name == "otlp":
+            push = otlp_exporter(settings, "metrics")
+        elif name == "console":
+            push = ConsoleMetricExporter()
+        else:
+            continue
+        readers.append(
+            PeriodicExportingMetricReader(
+                CountingMetricExporter(push, stats, limit),
+                export_interval_millis=settings.metric_export_interval_ms,
+            )
+        )
+    return MeterProvider(
+        resource=resource, metric_readers=readers, views=genai_views(limit), shutdown_on_exit=False
+    )
+
+
+def _console_log_exporter(fmt: str) -> Any:
+    from kaizen_otel._internal.log_console import ConsoleLogExporter
+
+    return ConsoleLogExporter(fmt=fmt)
+
+
+def _build_logger_provider(
+    settings: Settings, resource: Resource, stats: TelemetryStats, first: Sequence[LogRecordProcessor]
+) -> LoggerProvider:
+    provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+    for processor in first:
+        provider.add_log_record_processor(processor)
+    for name in settings.logs_exporter:
+        if name == "otlp":
+            exporter = otlp_exporter(settings, "logs")
+        elif name == "console":
+            exporter = _console_log_exporter(settings.console_format)
+        else:
+            continue
+        provider.add_log_record_processor(
+            CountingBatchLogRecordProcessor(CountingLogExporter(exporter, stats), stats)
+        )
+    return provider
+
+
+def _wants_prometheus(settings: Settings) -> bool:
+    return (
+        settings.enable_metrics and settings.prometheus_enabled and "prometheus" in settings.metrics_exporter
+    )
+
+
+def build_pipeline(
+    settings: Settings,
+    *,
+    strict: bool = True,
+    port_source: str = "default",
+    registry: CollectorRegistry = REGISTRY,
+    readiness: ReadinessCheck | None = None,
+    span_processors: Sequence[SpanProcessor] = (),
+    log_processors: Sequence[LogRecordProcessor] = (),
+) -> Pipeline:
+    """Build providers, readers, exporters and the HTTP server for ``settings``.
+
+    The server binds first, before any thread is started, so a taken port fails fast and leaves
+    nothing half-built. With ``strict=False`` (auto-instrumentation) a taken port is logged and
+    the process continues with the Prometheus endpoint disabled.
+    """
+    stats = TelemetryStats()
+    pipeline = Pipeline(settings=settings, resource=build_resource(settings), stats=stats)
+    if settings.sdk_disabled:
+        return pipeline
+    if _wants_prometheus(settings):
+        try:
+            pipeline.server = TelemetryServer(
+                settings.prometheus_host,
+                settings.prometheus_port,
+                registry=registry,
+                readiness=readiness,
+                port_source=port_source,
+            )
+        except Exception as exc:
+            if strict:
+                raise
+            message = f"{exc}; continuing with the Prometheus endpoint disabled"
+            pipeline.problems.append(message)
+            _log.error("%s", message)
+        else:
+            pipeline.prometheus_reader = OverflowAwarePrometheusReader(
+                stats, settings.metric_cardinality_limit, registry
+            )
+    try:
+        if settings.enable_tracing:
+            pipeline.tracer_provider = _build_tracer_provider(
+                settings, pipeline.resource, stats, span_processors
+            )
+        if settings.enable_metrics:
+            pipeline.meter_provider = _build_meter_provider(
+                settings, pipeline.resource, stats, pipeline, registry
+            )
+            stats.register_instruments(pipeline.meter_provider.get_meter("kaizen_otel"))
+        if settings.enable_logging:
+            pipeline.logger_provider = _build_logger_provider(
+                settings, pipeline.resource, stats, log_processors
+            )
+    except Exception:
+        pipeline.shutdown()
+        raise
+    return pipeline

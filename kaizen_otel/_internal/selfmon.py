@@ -1,0 +1,262 @@
+"""Self-monitoring: how much telemetry was exported, failed or dropped, per signal.
+
+The SDK logs "Queue full, dropping" once and otherwise loses data silently. Counting here, at the
+exporter and at the batch queue, lets an alert see telemetry loss (``kaizen_telemetry_*_total``
+on ``/metrics``) and lets ``/readyz`` report an exporter that keeps failing.
+
+Counting costs one integer add per exported batch and one ``len()`` of the queue per ended span or
+emitted log record; nothing is allocated on the hot path.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.metrics import CallbackOptions, Meter, Observation
+from opentelemetry.sdk._logs import ReadableLogRecord, ReadWriteLogRecord
+from opentelemetry.sdk._logs.export import (
+    BatchLogRecordProcessor,
+    LogRecordExporter,
+    LogRecordExportResult,
+)
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+_log = logging.getLogger("kaizen_otel.selfmon")
+
+SIGNALS = ("traces", "metrics", "logs")
+OVERFLOW_ATTRIBUTE = "otel.metric.overflow"
+
+
+@dataclass
+class SignalStats:
+    """Counters for one signal. Written under the GIL by few threads; read by metric callbacks."""
+
+    exported: int = 0
+    failed: int = 0
+    dropped: int = 0
+    last_success: float = 0.0
+    last_failure: float = 0.0
+
+    @property
+    def failing(self) -> bool:
+        """True while the most recent export attempt failed."""
+        return self.last_failure > self.last_success
+
+
+@dataclass
+class TelemetryStats:
+    """Self-monitoring state of one configured pipeline."""
+
+    signals: dict[str, SignalStats] = field(default_factory=lambda: {s: SignalStats() for s in SIGNALS})
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    overflowed: set[str] = field(default_factory=set)
+
+    def record_export(self, signal: str, count: int, ok: bool) -> None:
+        stats = self.signals[signal]
+        now = time.time()
+        with self._lock:
+            if ok:
+                stats.exported += count
+                stats.last_success = now
+            else:
+                stats.failed += count
+                stats.last_failure = now
+
+    def record_drop(self, signal: str, count: int = 1) -> None:
+        with self._lock:
+            self.signals[signal].dropped += count
+
+    def failing_signals(self) -> list[str]:
+        return [name for name, stats in self.signals.items() if stats.failing]
+
+    def register_instruments(self, meter: Meter) -> None:
+        """Expose the counters as observable counters (read only when metrics are collected)."""
+
+        def reader(attribute: str) -> Any:
+            def observe(_options: CallbackOptions) -> Iterable[Observation]:
+                for name, stats in self.signals.items():
+                    yield Observation(getattr(stats, attribute), {"signal": name})
+
+            return observe
+
+        meter.create_observable_counter(
+            "kaizen.telemetry.exported",
+            [reader("exported")],
+            unit="{item}",
+            description="Spans, metric points and log records exported successfully.",
+        )
+        meter.create_observable_counter(
+            "kaizen.telemetry.failed",
+            [reader("failed")],
+            unit="{item}",
+            description="Spans, metric points and log records an exporter failed to send.",
+        )
+        meter.create_observable_counter(
+            "kaizen.telemetry.dropped",
+            [reader("dropped")],
+            unit="{item}",
+            description="Spans and log records dropped because the export queue was full.",
+        )
+        meter.create_observable_gauge(
+            "kaizen.telemetry.metric_overflow",
+            [self._observe_overflow],
+            unit="{metric}",
+            description="Metrics whose series count reached the cardinality limit.",
+        )
+
+    def _observe_overflow(self, _options: CallbackOptions) -> Iterable[Observation]:
+        yield Observation(len(self.overflowed))
+
+    def check_overflow(self, metrics_data: MetricsData, limit: int) -> None:
+        """Warn once per metric whose series were folded into ``otel_metric_overflow``."""
+        for resource_metrics in metrics_data.resource_metrics:
+            for scope_metrics in resource_metrics.scope_metrics:
+                for metric in scope_metrics.metrics:
+                    points = metric.data.data_points
+                    if len(points) < limit or metric.name in self.overflowed:
+                        continue
+                    if any(p.attributes and OVERFLOW_ATTRIBUTE in p.attributes for p in points):
+                        self.overflowed.add(metric.name)
+                        _log.warning(
+                            "metric %r reached the cardinality limit of %d series; further "
+                            "attribute sets are folded into one series labelled "
+                            'otel_metric_overflow="true" (raise metric_cardinality_limit / '
+                            "KAIZEN_OTEL_METRIC_CARDINALITY_LIMIT, or drop high-cardinality "
+                            "attributes)",
+                            metric.name,
+                            limit,
+                        )
+
+
+class CountingSpanExporter(SpanExporter):
+    """Wraps a span exporter to count what it exported and what failed; never raises."""
+
+    def __init__(self, inner: SpanExporter, stats: TelemetryStats) -> None:
+        self._inner = inner
+        self._stats = stats
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            result = self._inner.export(spans)
+        except Exception:  # an exporter must never raise into the batch thread
+            _log.exception("span exporter %s raised", type(self._inner).__name__)
+            result = SpanExportResult.FAILURE
+        self._stats.record_export("traces", len(spans), result is SpanExportResult.SUCCESS)
+        return result
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+
+class CountingLogExporter(LogRecordExporter):
+    """Wraps a log exporter to count what it exported and what failed; never raises."""
+
+    def __init__(self, inner: LogRecordExporter, stats: TelemetryStats) -> None:
+        self._inner = inner
+        self._stats = stats
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        try:
+            result = self._inner.export(batch)
+        except Exception:
+            _log.exception("log exporter %s raised", type(self._inner).__name__)
+            result = LogRecordExportResult.FAILURE
+        self._stats.record_export("logs", len(batch), result is LogRecordExportResult.SUCCESS)
+        return result
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+
+class CountingMetricExporter(MetricExporter):
+    """Wraps a push metric exporter: counts data points, warns on cardinality overflow."""
+
+    def __init__(self, inner: MetricExporter, stats: TelemetryStats, cardinality_limit: int) -> None:
+        super().__init__(
+            preferred_temporality=inner._preferred_temporality,
+            preferred_aggregation=inner._preferred_aggregation,
+        )
+        self._inner = inner
+        self._stats = stats
+        self._limit = cardinality_limit
+
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> MetricExportResult:
+        self._stats.check_overflow(metrics_data, self._limit)
+        points = sum(
+            len(metric.data.data_points)
+            for rm in metrics_data.resource_metrics
+            for sm in rm.scope_metrics
+            for metric in sm.metrics
+        )
+        try:
+            result = self._inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
+        except Exception:
+            _log.exception("metric exporter %s raised", type(self._inner).__name__)
+            result = MetricExportResult.FAILURE
+        self._stats.record_export("metrics", points, result is MetricExportResult.SUCCESS)
+        return result
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        self._inner.shutdown(timeout_millis=timeout_millis, **kwargs)
+
+
+def _queue_is_full(processor: Any) -> bool:
+    batch = getattr(processor, "_batch_processor", None)
+    queue = getattr(batch, "_queue", None)
+    if queue is None:
+        return False
+    return len(queue) >= batch._max_queue_size  # type: ignore[union-attr]
+
+
+class CountingBatchSpanProcessor(BatchSpanProcessor):
+    """The SDK's batch processor, counting the spans it drops because its queue is full."""
+
+    def __init__(self, exporter: SpanExporter, stats: TelemetryStats, **kwargs: Any) -> None:
+        super().__init__(exporter, **kwargs)
+        self._stats = stats
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if span.context is not None and span.context.trace_flags.sampled and _queue_is_full(self):
+            self._stats.record_drop("traces")
+        super().on_end(span)
+
+
+class CountingBatchLogRecordProcessor(BatchLogRecordProcessor):
+    """The SDK's batch processor, counting the records it drops because its queue is full."""
+
+    def __init__(self, exporter: LogRecordExporter, stats: TelemetryStats, **kwargs: Any) -> None:
+        super().__init__(exporter, **kwargs)
+        self._stats = stats
+
+    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
+        if _queue_is_full(self):
+            self._stats.record_drop("logs")
+        super().on_emit(log_record)
+
+
+__all__ = [
+    "CountingBatchLogRecordProcessor",
+    "CountingBatchSpanProcessor",
+    "CountingLogExporter",
+    "CountingMetricExporter",
+    "CountingSpanExporter",
+    "TelemetryStats",
+]

@@ -1,0 +1,290 @@
+"""``configure()``: resolve settings, build the pipeline, install the OTel globals once.
+
+Every way in (``kaizen_otel.configure()``, ``opentelemetry-instrument`` through our configurator,
+environment variables alone) runs :func:`configure_once`; only the error policy differs (strict
+for explicit calls, lenient under auto-instrumentation, where the host must never crash).
+
+The OTel API lets each global provider be set once per process. We therefore install under a
+lock, return the same handle to a second call (and say so), and never build exporters or threads
+that would then be ignored.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from opentelemetry import _logs, metrics, trace
+from opentelemetry._logs._internal import ProxyLoggerProvider
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.trace import ProxyTracerProvider
+
+from kaizen_otel._internal.providers import Pipeline, build_pipeline
+from kaizen_otel._internal.settings import Resolved, Settings, resolve
+from kaizen_otel.exceptions import KaizenError
+
+_log = logging.getLogger("kaizen_otel")
+
+_lock = threading.RLock()
+_active: Observability | None = None
+_shut_down_in_process = False
+
+
+class Observability:
+    """The handle ``configure()`` returns: what was installed, and how to flush and stop it."""
+
+    def __init__(self, resolved: Resolved, origin: str) -> None:
+        self.settings: Settings = resolved.settings
+        self.sources: Mapping[str, str] = resolved.sources
+        self.origin = origin
+        self.problems: list[str] = list(resolved.problems)
+        self._pipeline: Pipeline | None = None
+        self._closers: list[Callable[[], None]] = []
+        self._closed = False
+        self._shutdown_lock = threading.Lock()
+        self.audit: Any = None
+        #: The redaction rules shared by spans, logs and the audit trail (None when off).
+        self.redactor: Any = None
+
+    # -- what was installed ----------------------------------------------------------------------
+    @property
+    def tracer_provider(self) -> TracerProvider | None:
+        return self._pipeline.tracer_provider if self._pipeline else None
+
+    @property
+    def meter_provider(self) -> MeterProvider | None:
+        return self._pipeline.meter_provider if self._pipeline else None
+
+    @property
+    def logger_provider(self) -> LoggerProvider | None:
+        return self._pipeline.logger_provider if self._pipeline else None
+
+    @property
+    def metrics_url(self) -> str | None:
+        """Where Prometheus can scrape this process, or None when the endpoint is off."""
+        server = self._pipeline.server if self._pipeline else None
+        return server.metrics_url if server else None
+
+    @property
+    def health_url(self) -> str | None:
+        server = self._pipeline.server if self._pipeline else None
+        return server.base_url + "/healthz" if server else None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def readiness(self) -> tuple[bool, list[str]]:
+        """Ready when the providers are installed and no exporter's latest export failed."""
+        if self._closed:
+            return False, ["shut down"]
+        if self._pipeline is None:
+            return False, ["starting"]
+        failing = self._pipeline.stats.failing_signals()
+        return not failing, [f"{signal} exporter failing" for signal in failing]
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def force_flush(self, timeout_millis: int = 10_000) -> bool:
+        """Export everything buffered so far; True when every provider flushed in time."""
+        if self._pipeline is None or self._closed:
+            return True
+        return self._pipeline.force_flush(timeout_millis)
+
+    def shutdown(self) -> None:
+        """Flush and stop everything this handle opened. Safe to call more than once."""
+        global _active, _shut_down_in_process
+        with self._shutdown_lock:
+            if self._closed:
+                return
+            self._closed = True
+        for close in reversed(self._closers):
+            try:
+                close()
+            except Exception:
+                _log.exception("kaizen_otel: a shutdown step failed")
+        if self._pipeline is not None:
+            self._pipeline.shutdown()
+        with _lock:
+            if _active is self:
+                _active = None
+                _shut_down_in_process = True
+        try:
+            atexit.unregister(self._at_exit)
+        except Exception:  # interpreter finalising
+            pass
+
+    def _at_exit(self) -> None:
+        self.shutdown()
+
+    def on_shutdown(self, close: Callable[[], None]) -> None:
+        """Run ``close`` at shutdown (in reverse order of registration)."""
+        self._closers.append(close)
+
+    def __enter__(self) -> Observability:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "active"
+        return (
+            f"<Observability {state} service={self.settings.service_name!r} metrics_url={self.metrics_url!r}>"
+        )
+
+
+def active() -> Observability | None:
+    """The handle installed in this process, if any."""
+    return _active
+
+
+def configure_once(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    strict: bool = True,
+    origin: str = "configure()",
+    environ: Mapping[str, str] | None = None,
+) -> Observability:
+    """Resolve, build and install once; a later call returns the same handle."""
+    global _active
+    with _lock:
+        if _active is not None:
+            if overrides:
+                _log.warning(
+                    "kaizen_otel is already configured (by %s); returning the existing handle "
+                    "and ignoring the new settings: %s",
+                    _active.origin,
+                    ", ".join(sorted(overrides)),
+                )
+            else:
+                _log.info(
+                    "kaizen_otel is already configured (by %s); returning the existing handle", _active.origin
+                )
+            return _active
+        if _shut_down_in_process:
+            raise KaizenError(
+                "kaizen_otel was shut down in this process and cannot be configured again: "
+                "OpenTelemetry lets each global provider be set only once per process"
+            )
+        resolved = resolve(overrides, environ=environ, strict=strict)
+        handle = Observability(resolved, origin)
+        settings = resolved.settings
+        handle.redactor = _redactor(settings) if settings.redaction_enabled else None
+        pipeline = build_pipeline(
+            resolved.settings,
+            strict=strict,
+            port_source=resolved.sources.get("prometheus_port", "default"),
+            readiness=handle.readiness,
+            span_processors=_first_span_processors(handle.redactor),
+            log_processors=_first_log_processors(handle.redactor),
+        )
+        handle.problems.extend(pipeline.problems)
+        handle._pipeline = pipeline
+        _install_globals(pipeline)
+        _attach_extensions(handle, strict=strict)
+        atexit.register(handle._at_exit)
+        _register_fork_handler()
+        _active = handle
+        return handle
+
+
+_fork_handler_registered = False
+
+
+def _register_fork_handler() -> None:
+    global _fork_handler_registered
+    if not _fork_handler_registered and hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+        _fork_handler_registered = True
+
+
+def _after_fork_in_child() -> None:
+    """The SDK restarts its batch threads in a child; our HTTP server thread is gone there."""
+    handle = _active
+    if handle is not None and handle._pipeline is not None and handle._pipeline.server is not None:
+        handle._pipeline.server.release_after_fork()
+        handle._pipeline.server = None
+
+
+def _install_globals(pipeline: Pipeline) -> None:
+    """Set each global provider unless another library already set one (then say so)."""
+    if pipeline.tracer_provider is not None:
+        if isinstance(trace.get_tracer_provider(), ProxyTracerProvider):
+            trace.set_tracer_provider(pipeline.tracer_provider)
+        else:
+            _foreign("TracerProvider", trace.get_tracer_provider())
+    if pipeline.meter_provider is not None:
+        if type(metrics.get_meter_provider()).__name__ == "_ProxyMeterProvider":
+            metrics.set_meter_provider(pipeline.meter_provider)
+        else:
+            _foreign("MeterProvider", metrics.get_meter_provider())
+    if pipeline.logger_provider is not None:
+        if isinstance(_logs.get_logger_provider(), ProxyLoggerProvider):
+            _logs.set_logger_provider(pipeline.logger_provider)
+        else:
+            _foreign("LoggerProvider", _logs.get_logger_provider())
+
+
+def _foreign(kind: str, provider: object) -> None:
+    _log.warning(
+        "kaizen_otel: a global %s (%s) was already installed by another library; it stays the "
+        "global one, and telemetry sent through the OpenTelemetry API goes to it, not to "
+        "kaizen_otel's exporters",
+        kind,
+        type(provider).__name__,
+    )
+
+
+def _redactor(settings: Settings) -> Any:
+    """One Redactor per configuration, shared by spans, logs and the audit trail."""
+    from kaizen_otel.redaction import Redactor
+
+    return Redactor.from_settings(settings)
+
+
+def _first_span_processors(redactor: Any) -> list[SpanProcessor]:
+    """Processors that must run before any exporter sees a span (redaction)."""
+    if redactor is None:
+        return []
+    from kaizen_otel.redaction import RedactingSpanProcessor
+
+    return [RedactingSpanProcessor(redactor)]
+
+
+def _first_log_processors(redactor: Any) -> list[LogRecordProcessor]:
+    if redactor is None:
+        return []
+    from kaizen_otel.redaction import RedactingLogRecordProcessor
+
+    return [RedactingLogRecordProcessor(redactor)]
+
+
+def _attach_extensions(handle: Observability, *, strict: bool) -> None:
+    """Wire logging, the audit trail and the agent helpers to the installed providers."""
+    settings = handle.settings
+    pipeline = handle._pipeline
+    assert pipeline is not None
+    if pipeline.logger_provider is not None and settings.logging_bridge:
+        from kaizen_otel._internal.log_bridge import install_logging_bridge
+
+        handle.on_shutdown(install_logging_bridge(pipeline.logger_provider, settings.log_level))
+    from kaizen_otel.logging import configure_logging, reset_logging
+
+    configure_logging(settings)
+    handle.on_shutdown(reset_logging)
+
+
+def reset_for_tests() -> None:
+    """Forget the active handle and allow a new ``configure()`` (used by ``kaizen_otel.testing``)."""
+    global _active, _shut_down_in_process
+    with _lock:
+        if _active is not None:
+            _active.shutdown()
+        _active = None
+        _shut_down_in_process = False

@@ -1,0 +1,42 @@
+"""Entry points for ``opentelemetry-instrument``: the distro and the configurator.
+
+Both are named ``kaizen_otel``. The distro only marks that auto-instrumentation is running (it
+writes no environment variables: our settings resolver has its own defaults); the configurator
+runs exactly the same setup as :func:`kaizen_otel.configure`, in lenient mode, so a bad value is
+logged once and the safe default used instead of crashing the host application.
+
+Where another distro or configurator is installed too, the first entry point found wins; pin ours
+with ``OTEL_PYTHON_DISTRO=kaizen_otel`` and ``OTEL_PYTHON_CONFIGURATOR=kaizen_otel``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
+from opentelemetry.sdk._configuration import _BaseConfigurator
+
+_log = logging.getLogger("kaizen_otel.distro")
+
+
+class KaizenDistro(BaseDistro):
+    """Selected by ``opentelemetry-instrument``; the configurator does the actual setup."""
+
+    def _configure(self, **kwargs: Any) -> None:
+        _log.debug("kaizen_otel distro selected")
+
+
+class KaizenConfigurator(_BaseConfigurator):
+    """Runs ``configure()`` from environment variables alone; never raises into the host."""
+
+    def _configure(self, **kwargs: Any) -> None:
+        try:
+            from kaizen_otel._internal.setup import configure_once
+
+            configure_once(strict=False, origin="opentelemetry-instrument")
+        except Exception:
+            _log.exception("kaizen_otel could not be configured; the application continues without telemetry")
+
+
+__all__ = ["KaizenConfigurator", "KaizenDistro"]

@@ -1,0 +1,142 @@
+"""The one HTTP server of a configured process: ``/metrics``, ``/healthz`` and ``/readyz``.
+
+It binds the Prometheus host and port once, so a scraper, a liveness probe and a readiness probe
+all talk to the same place. ``/metrics`` serves the whole prometheus-client registry: the OTel
+metrics (through the Prometheus reader) and any metric the application registered with
+prometheus-client itself.
+"""
+
+from __future__ import annotations
+
+import errno
+import gzip
+import json
+import logging
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+
+from kaizen_otel.exceptions import KaizenConfigError
+
+_log = logging.getLogger("kaizen_otel.server")
+
+#: ``() -> (ready, reasons)``: evaluated on every ``/readyz`` request.
+ReadinessCheck = Callable[[], tuple[bool, list[str]]]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _TelemetryHTTPServer
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path == "/metrics":
+            self._metrics()
+        elif path == "/healthz":
+            self._send(200, b"ok\n", "text/plain; charset=utf-8")
+        elif path == "/readyz":
+            ready, reasons = self.server.readiness()
+            body = json.dumps({"ready": ready, "reasons": reasons}).encode() + b"\n"
+            self._send(200 if ready else 503, body, "application/json")
+        else:
+            self._send(404, b"not found: try /metrics, /healthz or /readyz\n", "text/plain")
+
+    def _metrics(self) -> None:
+        encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
+        try:
+            body = encoder(self.server.registry)
+        except Exception:  # a broken collector must not take the endpoint down
+            _log.exception("collecting /metrics failed")
+            self._send(500, b"metrics collection failed\n", "text/plain")
+            return
+        if "gzip" in self.headers.get("Accept-Encoding", "") and len(body) > 4096:
+            self._send(200, gzip.compress(body, compresslevel=1), content_type, gzipped=True)
+        else:
+            self._send(200, body, content_type)
+
+    def _send(self, status: int, body: bytes, content_type: str, gzipped: bool = False) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        if gzipped:
+            self.send_header("Content-Encoding", "gzip")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence per-request access lines: scrapes every few seconds would flood the logs."""
+
+
+class _TelemetryHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(
+        self, address: tuple[str, int], registry: CollectorRegistry, readiness: ReadinessCheck
+    ) -> None:
+        self.registry = registry
+        self.readiness = readiness
+        super().__init__(address, _Handler)
+
+
+class TelemetryServer:
+    """A started server; :meth:`stop` is idempotent."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        registry: CollectorRegistry = REGISTRY,
+        readiness: ReadinessCheck | None = None,
+        port_source: str = "default",
+    ) -> None:
+        try:
+            self._httpd = _TelemetryHTTPServer((host, port), registry, readiness or (lambda: (True, [])))
+        except OSError as exc:
+            allowed = f"a port that is free on {host}"
+            if exc.errno == errno.EADDRINUSE:
+                allowed += f" (port {port} on {host} is already in use; 0 picks a free port)"
+            else:
+                allowed += f" ({exc.strerror or exc})"
+            raise KaizenConfigError("prometheus_port", port, allowed, port_source) from exc
+        self.host = host
+        self.port = int(self._httpd.server_address[1])
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="kaizen-otel-http", daemon=True
+        )
+        self._thread.start()
+        self._stopped = False
+
+    @property
+    def base_url(self) -> str:
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return self.base_url + "/metrics"
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def release_after_fork(self) -> None:
+        """In a forked child: close the inherited socket; the serving thread did not survive.
+
+        The parent keeps serving on its own copy of the socket; the child must not pretend to
+        serve (``metrics_url`` becomes None there).
+        """
+        self._stopped = True
+        self._httpd.socket.close()
+
+
+__all__ = ["ReadinessCheck", "TelemetryServer"]

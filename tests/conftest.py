@@ -1,0 +1,26 @@
+"""Shared fixtures: every test starts in a process that never configured OpenTelemetry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from kaizen_otel.testing import reset_globals
+
+
+@pytest.fixture(autouse=True)
+def _fresh_globals() -> Iterator[None]:
+    yield
+    reset_globals()
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No KAIZEN_OTEL_* / OTEL_* variable from the outer environment leaks into the test."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("KAIZEN_OTEL_", "OTEL_")):
+            monkeypatch.delenv(name, raising=False)
+    return monkeypatch
