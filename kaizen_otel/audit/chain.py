@@ -1,11 +1,10 @@
 """Canonical JSON, the SHA-256 hash chain and the HMAC seals of the audit trail (stdlib only).
 
-Every line of a trail is one JSON object written in *canonical* form: keys sorted, no
-whitespace, ASCII only. Canonical form makes a line's text a pure function of its content, so a
-verifier can re-serialise a parsed line and recompute its hash without keeping the original bytes.
-
-A line carries ``prev`` (the hash of the line before it) and ``hash`` (SHA-256 over the canonical
-JSON of the line without ``hash``). Changing, removing or moving any line breaks a link. A plain
+Every line of a trail is one JSON object: its body in *canonical* form (keys sorted, no
+whitespace, ASCII only, so its text is a pure function of its content), then ``hash`` as the last
+field. The body carries ``prev`` (the hash of the line before it); ``hash`` is SHA-256 over the
+exact bytes of the body, so verification hashes what is on disk and never depends on how a
+parser would re-serialise a value. Changing, removing or moving any line breaks a link. A plain
 chain cannot tell a cut tail or a complete rewrite from the real thing, so seal lines also carry
 ``mac``: an HMAC-SHA256 under a secret key over the seal itself, which names the chain head
 (``prev``) and the number of lines before it (``count``).
@@ -63,44 +62,53 @@ _ENCODER = json.JSONEncoder(
 def canonical(obj: Mapping[str, Any]) -> bytes:
     """The canonical JSON text of ``obj`` (sorted keys, no spaces, ASCII), as bytes.
 
-    Raises ``ValueError`` for NaN/infinity and ``TypeError`` for keys that are not strings, so a
-    value that could not be re-read identically never enters the chain.
+    Raises ``ValueError`` for NaN/infinity and ``TypeError`` for what JSON cannot hold, so a value
+    that could not be read back never enters the chain.
     """
-    if any(not isinstance(k, str) for k in obj):
-        raise TypeError("audit record keys must be strings")
     return _ENCODER.encode(obj).encode("ascii")
 
 
 def line_hash(body: bytes) -> str:
-    """SHA-256 hex digest of a line's canonical text without its ``hash`` field."""
+    """SHA-256 hex digest of a line's body: its text up to, not including, the ``hash`` field."""
     return hashlib.sha256(body).hexdigest()
 
 
-def encode_line(record: dict[str, Any]) -> tuple[bytes, str]:
-    """Add ``hash`` to ``record`` (which already holds ``prev``) and return the line and the hash.
+_HASH_OPEN = b',"hash":"'
+_SUFFIX_LEN = len(_HASH_OPEN) + 64 + 2  # ,"hash":"<64 hex>"}
 
-    The returned bytes end with a newline and are exactly what is written to disk.
+
+def encode_line(record: dict[str, Any]) -> tuple[bytes, str]:
+    """Serialise ``record`` (which already holds ``prev``) and append its hash as the last field.
+
+    The hash covers the exact bytes of the canonical body, so a verifier hashes what is on disk
+    without re-serialising it. Returns the line (newline included) and the hash; sets
+    ``record["hash"]``.
     """
-    digest = line_hash(canonical(record))
+    body = canonical(record)
+    digest = line_hash(body)
     record["hash"] = digest
-    return canonical(record) + b"\n", digest
+    return body[:-1] + _HASH_OPEN + digest.encode("ascii") + b'"}\n', digest
 
 
 def decode_line(line: bytes) -> tuple[dict[str, Any], bool]:
-    """Parse one line; return the record and whether its own ``hash`` matches its content.
+    """Parse one line; return the record and whether its ``hash`` matches the bytes before it.
 
     Raises ``ValueError`` when the line is not a JSON object.
     """
     record = json.loads(line)
     if not isinstance(record, dict):
         raise ValueError("not a JSON object")
+    text = line.rstrip(b"\n")
     claimed = record.get("hash")
-    body = {k: v for k, v in record.items() if k != "hash"}
-    try:
-        ok = isinstance(claimed, str) and hmac.compare_digest(line_hash(canonical(body)), claimed)
-    except (TypeError, ValueError):
-        ok = False
-    return record, ok
+    if (
+        len(text) <= _SUFFIX_LEN
+        or text[-_SUFFIX_LEN : -_SUFFIX_LEN + len(_HASH_OPEN)] != _HASH_OPEN
+        or not text.endswith(b'"}')
+        or not isinstance(claimed, str)
+    ):
+        return record, False
+    body = text[:-_SUFFIX_LEN] + b"}"
+    return record, hmac.compare_digest(line_hash(body), claimed)
 
 
 def key_id(key: bytes) -> str:

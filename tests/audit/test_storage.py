@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
+import hashlib
 import json
 import os
 import threading
@@ -231,9 +233,19 @@ def test_a_forked_child_appends_with_its_own_lock(trail_path: str) -> None:
     assert verify_trail(trail_path).ok
 
 
-def test_lines_are_canonical_json_with_a_newline(trail: AuditTrail) -> None:
+def test_a_line_is_its_canonical_body_then_its_hash(trail: AuditTrail) -> None:
     trail.record("a", "x", {"b": 1, "a": [1, 2]})
     with open(trail.path, "rb") as handle:
         raw = handle.readlines()[1]
     record = json.loads(raw)
-    assert raw == json.dumps(record, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+    digest = record.pop("hash")
+    body = json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
+    assert raw == body[:-1] + b',"hash":"' + digest.encode() + b'"}\n'
+    assert hashlib.sha256(body).hexdigest() == digest
+
+
+def test_values_json_would_rewrite_differently_still_verify(trail: AuditTrail) -> None:
+    """Integer keys become strings and sort differently once read back; the hash is over the bytes."""
+    trail.record("a", "x", {"by_code": {10: "ten", 9: "nine"}, "when": dt.date(2025, 1, 2)})
+    trail.close()
+    assert verify_trail(trail.path, KEY).ok

@@ -1,0 +1,235 @@
+"""Durable audit append: latency and throughput against raw ``os.write`` + ``fdatasync``, same run.
+
+Baseline: one thread appending lines of the same size as an audit record to a file opened with
+``O_APPEND``, one ``fdatasync`` per line (the least any durable append can cost). Measured:
+``AuditTrail.record()`` (OTel log pipeline, canonical JSON, SHA-256 chain, flock, write, group
+commit) with 1, 8 and 32 writer threads; and a burst of 20,000 records fired by 32 threads, counted
+on disk afterwards, next to the SDK's ``BatchLogRecordProcessor`` fed the same burst into a JSONL
+file exporter. Aims (issue 3): single-writer p95 ≤ 2x raw p95; 8 writers ≥ 3x the records/s of one
+fsync per record; p95 < 10 ms everywhere; 100 % of the burst on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+try:
+    from benchmarks._util import percentile, table
+except ImportError:  # run as a script
+    from _util import percentile, table  # type: ignore[no-redef]
+
+from opentelemetry.sdk._logs import LoggerProvider, ReadableLogRecord
+from opentelemetry.sdk._logs.export import (
+    BatchLogRecordProcessor,
+    LogRecordExporter,
+    LogRecordExportResult,
+)
+
+from kaizen_otel.audit import AuditTrail
+
+RAW_LINES = 3000
+PER_THREAD = {1: 3000, 8: 800, 32: 250}
+BURST = 20_000
+BURST_THREADS = 32
+DETAILS = {"tool_name": "bash", "command": "ls -la /srv/data", "danger_level": "MODERATE"}
+METADATA = {"session_id": "session-123", "run_id": "run-42"}
+
+
+def _raw(directory: str, line: bytes) -> dict[str, float]:
+    fd = os.open(os.path.join(directory, "raw.jsonl"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    latencies = []
+    started = time.perf_counter()
+    try:
+        for _ in range(RAW_LINES):
+            t0 = time.perf_counter()
+            os.write(fd, line)
+            os.fdatasync(fd)
+            latencies.append(time.perf_counter() - t0)
+    finally:
+        os.close(fd)
+    return _stats(latencies, RAW_LINES / (time.perf_counter() - started))
+
+
+def _stats(latencies: Sequence[float], rate: float) -> dict[str, float]:
+    return {
+        "p50_ms": percentile(latencies, 50) * 1e3,
+        "p95_ms": percentile(latencies, 95) * 1e3,
+        "p99_ms": percentile(latencies, 99) * 1e3,
+        "records_per_s": rate,
+    }
+
+
+def _audit(directory: str, threads: int, per_thread: int) -> dict[str, float]:
+    path = os.path.join(directory, f"audit-{threads}", "audit.jsonl")
+    trail = AuditTrail(path, seal_seconds=0, rotate_seconds=0)
+    latencies: list[list[float]] = [[] for _ in range(threads)]
+    barrier = threading.Barrier(threads + 1)
+
+    def work(slot: int) -> None:
+        own = latencies[slot]
+        barrier.wait()
+        for i in range(per_thread):
+            t0 = time.perf_counter()
+            trail.record(
+                "bench-agent", "tool_execute", DETAILS, user_id="user@example.com", metadata=METADATA
+            )
+            own.append(time.perf_counter() - t0)
+            del i
+
+    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    elapsed = time.perf_counter() - started
+    trail.close()
+    flat = [value for own in latencies for value in own]
+    return _stats(flat, len(flat) / elapsed)
+
+
+def _count_records(path: str) -> int:
+    from kaizen_otel.audit.files import TrailLayout
+
+    layout = TrailLayout(path)
+    total = 0
+    for file in [p for _, p in layout.rotated()] + [path]:
+        with open(file, "rb") as handle:
+            total += sum(1 for line in handle if b'"kind":"record"' in line)
+    return total
+
+
+def _burst_audit(directory: str) -> int:
+    path = os.path.join(directory, "burst", "audit.jsonl")
+    trail = AuditTrail(path, seal_seconds=0, rotate_seconds=0)
+    per_thread = BURST // BURST_THREADS
+
+    def work() -> None:
+        for i in range(per_thread):
+            trail.record("bench-agent", "tool_execute", {"i": i})
+
+    workers = [threading.Thread(target=work) for _ in range(BURST_THREADS)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    trail.close()
+    return _count_records(path)
+
+
+class _JsonlFileExporter(LogRecordExporter):
+    """What a file exporter behind the SDK's batch processor does: write a batch, fdatasync once."""
+
+    def __init__(self, path: str) -> None:
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:  # type: ignore[override]
+        data = b"".join(json.dumps(item.log_record.body).encode() + b"\n" for item in batch)
+        os.write(self._fd, data)
+        os.fdatasync(self._fd)
+        return LogRecordExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        os.close(self._fd)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+def _burst_sdk_batch(directory: str) -> int:
+    path = os.path.join(directory, "batch.jsonl")
+    provider = LoggerProvider(shutdown_on_exit=False)
+    provider.add_log_record_processor(BatchLogRecordProcessor(_JsonlFileExporter(path)))
+    logger = provider.get_logger("bench")
+    per_thread = BURST // BURST_THREADS
+
+    def work() -> None:
+        for i in range(per_thread):
+            logger.emit(timestamp=time.time_ns(), body={"agent_id": "bench-agent", "i": i})
+
+    workers = [threading.Thread(target=work) for _ in range(BURST_THREADS)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    provider.shutdown()
+    with open(path, "rb") as handle:
+        return sum(1 for _ in handle)
+
+
+def _line_size(directory: str) -> int:
+    path = os.path.join(directory, "probe", "audit.jsonl")
+    with AuditTrail(path, seal_seconds=0) as trail:
+        trail.record("bench-agent", "tool_execute", DETAILS, user_id="user@example.com", metadata=METADATA)
+    with open(path, "rb") as handle:
+        return len(handle.readlines()[1])
+
+
+def main() -> dict[str, Any]:
+    directory = tempfile.mkdtemp(prefix="kaizen-bench-audit-")
+    try:
+        size = _line_size(directory)
+        raw = _raw(directory, b"x" * (size - 1) + b"\n")
+        audit = {threads: _audit(directory, threads, count) for threads, count in PER_THREAD.items()}
+        burst = _burst_audit(directory)
+        batch = _burst_sdk_batch(directory)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    single_ratio = audit[1]["p95_ms"] / raw["p95_ms"]
+    group_ratio = audit[8]["records_per_s"] / raw["records_per_s"]
+    rows: list[list[object]] = [
+        [
+            "raw write+fdatasync",
+            1,
+            raw["p50_ms"],
+            raw["p95_ms"],
+            raw["p99_ms"],
+            round(raw["records_per_s"]),
+            1.0,
+            "",
+        ]
+    ]
+    aims = {1: f"p95 {single_ratio:.2f}x raw (aim <= 2x)", 8: f"{group_ratio:.2f}x raw rec/s (aim >= 3x)"}
+    for threads, stats in audit.items():
+        rows.append(
+            [
+                "AuditTrail.record",
+                threads,
+                stats["p50_ms"],
+                stats["p95_ms"],
+                stats["p99_ms"],
+                round(stats["records_per_s"]),
+                stats["records_per_s"] / raw["records_per_s"],
+                aims.get(threads, "p95 < 10 ms" if stats["p95_ms"] < 10 else "p95 >= 10 ms (MISSED)"),
+            ]
+        )
+    print(f"line size {size} bytes; latencies in ms; rec/s ratio against raw, same run")
+    print(table(["case", "threads", "p50", "p95", "p99", "rec/s", "x raw rec/s", "aim"], rows))
+    print(
+        f"burst of {BURST:,} records from {BURST_THREADS} threads: AuditTrail {burst:,} on disk "
+        f"({100 * burst / BURST:.1f}%, aim 100%); SDK BatchLogRecordProcessor {batch:,} "
+        f"({100 * batch / BURST:.1f}%)"
+    )
+    return {
+        "line_bytes": size,
+        "raw": raw,
+        "audit": {str(k): v for k, v in audit.items()},
+        "single_writer_p95_ratio": single_ratio,
+        "eight_writers_throughput_ratio": group_ratio,
+        "p95_under_10ms": all(s["p95_ms"] < 10 for s in audit.values()),
+        "burst_on_disk": burst,
+        "burst_sdk_batch_on_disk": batch,
+        "burst_size": BURST,
+    }
+
+
+if __name__ == "__main__":
+    main()
