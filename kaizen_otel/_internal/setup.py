@@ -172,22 +172,21 @@ def configure_once(
                 "kaizen_otel was shut down in this process and cannot be configured again: "
                 "OpenTelemetry lets each global provider be set only once per process"
             )
-        resolved = resolve(overrides, environ=environ, strict=strict)
-        handle = Observability(resolved, origin)
-        settings = resolved.settings
-        handle.redactor = _redactor(settings) if settings.redaction_enabled else None
-        pipeline = build_pipeline(
-            resolved.settings,
-            strict=strict,
-            port_source=resolved.sources.get("prometheus_port", "default"),
-            readiness=handle.readiness,
-            span_processors=_first_span_processors(handle.redactor),
-            log_processors=_first_log_processors(handle.redactor),
-        )
+        handle = Observability(resolve(overrides, environ=environ, strict=strict), origin)
+        if handle.settings.redaction_enabled:
+            handle.redactor = _redactor(handle.settings)
+        pricing = _load_pricing(handle, strict=strict)
+        _open_audit(handle, strict=strict)
+        try:
+            pipeline = _build(handle, strict=strict)
+        except BaseException:
+            if handle.audit is not None:
+                handle.audit.close()
+            raise
         handle.problems.extend(pipeline.problems)
         handle._pipeline = pipeline
         _install_globals(pipeline)
-        _attach_extensions(handle, strict=strict)
+        _attach_extensions(handle, pricing)
         atexit.register(handle._at_exit)
         _register_fork_handler()
         _active = handle
@@ -210,6 +209,17 @@ def _after_fork_in_child() -> None:
     if handle is not None and handle._pipeline is not None and handle._pipeline.server is not None:
         handle._pipeline.server.release_after_fork()
         handle._pipeline.server = None
+
+
+def _build(handle: Observability, *, strict: bool) -> Pipeline:
+    return build_pipeline(
+        handle.settings,
+        strict=strict,
+        port_source=handle.sources.get("prometheus_port", "default"),
+        readiness=handle.readiness,
+        span_processors=_first_span_processors(handle.redactor),
+        log_processors=_first_log_processors(handle.redactor),
+    )
 
 
 def _install_globals(pipeline: Pipeline) -> None:
@@ -265,8 +275,50 @@ def _first_log_processors(redactor: Any) -> list[LogRecordProcessor]:
     return [RedactingLogRecordProcessor(redactor)]
 
 
-def _attach_extensions(handle: Observability, *, strict: bool) -> None:
-    """Wire logging, the audit trail and the agent helpers to the installed providers."""
+def _open_audit(handle: Observability, *, strict: bool) -> None:
+    """Open the audit trail before anything global is installed, so a failure leaves nothing.
+
+    Audit is not telemetry: it opens even with ``OTEL_SDK_DISABLED``. Its metrics and the optional
+    OTLP forwarding go through the API's global providers, which delegate to ours once installed.
+    """
+    settings = handle.settings
+    if not settings.enable_audit:
+        return
+    from kaizen_otel.audit import AuditTrail
+
+    forward = _logs.get_logger_provider() if settings.audit_forward_otlp else None
+    try:
+        handle.audit = AuditTrail.from_settings(
+            settings,
+            redact=handle.redactor.redact_mapping if handle.redactor is not None else None,
+            forward_logger_provider=forward,
+        )
+    except Exception as exc:
+        if strict:
+            raise
+        message = f"the audit trail at {settings.audit_path!r} could not be opened: {exc}"
+        handle.problems.append(message)
+        _log.error("kaizen_otel: %s; continuing without it", message)
+        return
+    handle.on_shutdown(handle.audit.close)
+
+
+def _load_pricing(handle: Observability, *, strict: bool) -> Any:
+    """Read the pricing table now, so a bad ``pricing_file`` fails before anything is installed."""
+    from kaizen_otel.genai import load_pricing
+
+    try:
+        return load_pricing(handle.settings.pricing_file)
+    except Exception as exc:
+        if strict:
+            raise
+        handle.problems.append(f"{exc}; using the shipped pricing table")
+        _log.error("kaizen_otel: %s; using the shipped pricing table", exc)
+        return load_pricing(None)
+
+
+def _attach_extensions(handle: Observability, pricing: Any) -> None:
+    """Wire logging and the agent helpers to the installed providers (closed in reverse order)."""
     settings = handle.settings
     pipeline = handle._pipeline
     assert pipeline is not None
@@ -278,6 +330,10 @@ def _attach_extensions(handle: Observability, *, strict: bool) -> None:
 
     configure_logging(settings)
     handle.on_shutdown(reset_logging)
+    from kaizen_otel.genai import configure_genai, reset_genai
+
+    configure_genai(settings, audit=handle.audit, pricing=pricing)
+    handle.on_shutdown(reset_genai)
 
 
 def reset_for_tests() -> None:

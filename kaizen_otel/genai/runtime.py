@@ -354,8 +354,12 @@ def configure_genai(
     meter_provider: MeterProvider | None = None,
     tracer_provider: TracerProvider | None = None,
     logger_provider: LoggerProvider | None = None,
+    pricing: Pricing | None = None,
 ) -> None:
     """Switch the agent helpers on with ``settings`` and the installed (or given) providers.
+
+    ``pricing`` is the table already loaded from ``settings.pricing_file`` (``configure()`` loads
+    it before installing anything, so a bad file fails early); without it the file is read here.
 
     Called once by ``configure()`` after the global providers are installed. Applies
     ``capture_message_content``, ``pricing_file``, the ``budget_*`` settings and
@@ -386,6 +390,7 @@ def configure_genai(
             meter_provider=mp if settings.enable_metrics else None,
             logger_provider=lp if settings.enable_logging else None,
             audit=audit,
+            pricing=pricing,
         )
         _install(runtime)
         if settings.process_metrics and runtime.meter_provider is not None:

@@ -25,3 +25,55 @@ def test_every_public_name_resolves() -> None:
 
     for name in kaizen_otel.__all__:
         assert getattr(kaizen_otel, name) is not None, name
+
+
+def test_the_public_api_is_exactly_what_the_docs_promise() -> None:
+    import kaizen_otel
+
+    assert sorted(kaizen_otel.__all__) == [
+        "AgentInvocation",
+        "AuditEntry",
+        "AuditError",
+        "AuditHook",
+        "AuditTrail",
+        "BaseHook",
+        "BudgetExceededError",
+        "BudgetLimits",
+        "HookContext",
+        "HookEvent",
+        "HookManager",
+        "HookResult",
+        "JsonlAuditExporter",
+        "KaizenConfigError",
+        "KaizenError",
+        "LLMInvocation",
+        "MetricsHook",
+        "ModelPrice",
+        "Observability",
+        "Pricing",
+        "Redactor",
+        "Settings",
+        "StructuredLogger",
+        "ToolInvocation",
+        "TracingHook",
+        "VerifyReport",
+        "agent_run",
+        "bind_context",
+        "configure",
+        "current_agent_run",
+        "extract_context",
+        "get_hook_manager",
+        "get_logger",
+        "get_observability",
+        "inject_context",
+        "llm_call",
+        "load_pricing",
+        "shutdown",
+        "start_agent_run",
+        "start_llm_call",
+        "start_tool_call",
+        "tool_call",
+        "usage_summary",
+        "use_context",
+        "verify_trail",
+    ]
