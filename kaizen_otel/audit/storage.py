@@ -9,10 +9,11 @@ raises :class:`~kaizen_otel.exceptions.AuditError` otherwise. How it is kept:
 * **One ``os.write`` per line** on an ``O_APPEND`` descriptor. A short write or a write error is
   a failure: the caller gets ``AuditError`` and the writer re-reads the file before the next line;
   the partial bytes are then a torn tail, moved aside by recovery.
-* **Group commit.** The lock is released before the ``fdatasync``. Threads that wrote while a sync
-  was running share the next one: a sync covers every line written before it started, and a caller
-  returns only when a sync that started after its write has succeeded. A failed sync fails every
-  caller it covered; none is acknowledged.
+* **Group commit.** The lock is released before the ``fdatasync``. One caller leads a sync that
+  covers every line written before it starts; callers whose line it covers wait for it, the others
+  wait for the next one. A caller returns only when a sync that started after its write has
+  succeeded. A failed sync fails every caller it covered (none is acknowledged), even if a later
+  sync succeeds.
 * **Crash recovery.** A last line without a newline (a writer killed mid-write, or a short write)
   is moved to ``<file>.torn-<ns>``, the file cut back to its last complete line, and a
   ``recovery`` line records what was moved, so nothing disappears silently.
@@ -56,7 +57,9 @@ _OPEN_FLAGS = os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ_CHUNK = 64 * 1024
 _MAX_YIELDS = 2
 _MAX_FAILED_RANGES = 64
-_MAX_SYNCS = 2
+# Syncs allowed in flight at once. Measured here (benchmarks/bench_audit.py), a second concurrent
+# sync did not raise throughput and cost more fsyncs: one leader at a time.
+_MAX_SYNCS = 1
 _NOT_STARTED = sys.maxsize  # the target of a sync whose leader has not called fdatasync yet
 
 
@@ -651,9 +654,9 @@ class DurableLog:
     def _wait_durable(self, ticket: int) -> None:
         """Return once an ``fdatasync`` that started after ticket ``ticket`` was written has succeeded.
 
-        A caller waits for a sync already running only if that sync started after its write;
-        otherwise it starts its own at once, concurrently (the kernel folds concurrent syncs of
-        one file into one journal commit), covering every line written so far. A failed sync
+        A caller waits for a sync already running if that sync started after its write; otherwise
+        it leads the next one (as soon as fewer than ``_MAX_SYNCS`` run), covering every line
+        written by then. A failed sync
         fails every ticket it covered, even if a later sync succeeds: after a failed
         ``fdatasync`` the kernel may have dropped those pages, and a later success proves nothing
         about them.
