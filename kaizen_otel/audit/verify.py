@@ -197,6 +197,7 @@ class _Verifier:
         self.flagged: set[tuple[str, int]] = set()
         self.pending_anchor: tuple[str, int, str] | None = None
         self.retention: list[tuple[int, str]] = []
+        self.first_seq: int | None = None
 
     def problem(
         self, line: _Line | None, kind: str, message: str, *, file: str = "", lineno: int = 0
@@ -315,6 +316,8 @@ class _Verifier:
     def _check_line(self, line: _Line) -> None:
         record = line.record or {}
         kind = line.kind
+        if self.first_seq is None:
+            self.first_seq = line.seq
         self.report.head_seq, self.report.head_hash = line.seq, line.hash
         wanted = self.expect.pop(line.seq, None)
         if wanted is not None and not hmac.compare_digest(wanted, line.hash):
@@ -354,9 +357,11 @@ class _Verifier:
 
     def _finish(self, files: list[tuple[int, str]], last: _Line | None) -> None:
         report = self.report
+        self.retained_from_seq: int | None = None
         if self.pending_anchor is not None:
             file, index, prev = self.pending_anchor
             if (index, prev) in self.retention:
+                self.retained_from_seq = self.first_seq
                 report.notes.append(
                     f"{os.path.basename(file)} is the first kept file; older files were removed by retention "
                     "and the chain is verified from its anchor"
@@ -384,7 +389,11 @@ class _Verifier:
                     file=os.path.basename(active),
                     lineno=last.lineno + 1,
                 )
+        first_kept = self.retained_from_seq
         for seq in sorted(self.expect):
+            if first_kept is not None and seq < first_kept:
+                report.notes.append(f"anchor seq {seq} is in a file removed by retention")
+                continue
             self.problem(
                 None,
                 "truncated",

@@ -216,3 +216,13 @@ def test_a_cut_rotated_file_is_truncated(rotated_trail: str) -> None:
     write(path, lines[:-1])
     problem = verify_trail(rotated_trail, KEY).problems[0]
     assert (problem.kind, problem.file, problem.line) == ("truncated", os.path.basename(path), len(lines) - 1)
+
+
+def test_an_anchor_in_a_file_expired_by_retention_is_not_damage(trail_path: str) -> None:
+    with AuditTrail(trail_path, key=KEY, rotate_bytes=800, retention_files=1, seal_seconds=0) as trail:
+        early = trail.record("a", "x", {"i": 0})
+        for i in range(1, 20):
+            trail.record("a", "x", {"i": i})
+    report = verify_trail(trail_path, KEY, expect=[(early.seq, early.hash)])
+    assert report.ok, report.problems
+    assert f"anchor seq {early.seq} is in a file removed by retention" in report.notes
