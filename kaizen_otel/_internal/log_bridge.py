@@ -73,19 +73,20 @@ def _severity(levelno: int) -> SeverityNumber:
     return SeverityNumber(1 + 4 * band + min(step // 3, 3))
 
 
-def _foreign_handler_types() -> tuple[type, ...]:
-    """The OTel handler classes that would duplicate our records."""
-    types: list[type] = []
-    try:
-        from opentelemetry.instrumentation.logging.handler import LoggingHandler as InstrumentationHandler
+_OTEL_HANDLER_MODULES = ("opentelemetry.instrumentation.logging", "opentelemetry.sdk._logs")
 
-        types.append(InstrumentationHandler)
-    except ImportError:
-        pass
-    from opentelemetry.sdk._logs import LoggingHandler as SdkHandler
 
-    types.append(SdkHandler)
-    return tuple(types)
+def _is_otel_handler(handler: logging.Handler) -> bool:
+    """True for the OTel handler classes that would duplicate our records.
+
+    Recognised by name and module rather than imported: importing
+    opentelemetry-instrumentation-logging just to compare classes costs ~20 ms at configure time,
+    and a handler of that class can only exist if its module is already loaded.
+    """
+    return any(
+        cls.__name__ == "LoggingHandler" and cls.__module__.startswith(_OTEL_HANDLER_MODULES)
+        for cls in type(handler).__mro__
+    )
 
 
 class _Reject(logging.Filter):
@@ -108,7 +109,6 @@ class KaizenLoggingHandler(logging.Handler):
         self._seen_last: logging.Handler | None = None
         self._reject = _Reject()
         self._muted: list[logging.Handler] = []
-        self._foreign_types = _foreign_handler_types()
 
     # duplicates ---------------------------------------------------------------------------------
 
@@ -125,7 +125,7 @@ class KaizenLoggingHandler(logging.Handler):
         for handler in list(handlers):
             if (
                 handler is not self
-                and isinstance(handler, self._foreign_types)
+                and _is_otel_handler(handler)
                 and handler not in self._muted
                 and self._feeds_our_pipeline(handler)
             ):

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from opentelemetry.sdk.resources import Resource
 
 from kaizen_otel._internal.settings import Settings
-
-
-def distro_version() -> str:
-    try:
-        return version("kaizen-otel")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return "0.0.0"
+from kaizen_otel._version import __version__
 
 
 def build_resource(settings: Settings) -> Resource:
@@ -29,5 +21,5 @@ def build_resource(settings: Settings) -> Resource:
     if settings.environment:
         attributes["deployment.environment.name"] = settings.environment
     attributes["telemetry.distro.name"] = "kaizen_otel"
-    attributes["telemetry.distro.version"] = distro_version()
+    attributes["telemetry.distro.version"] = __version__
     return Resource.create(attributes)

@@ -19,7 +19,6 @@ by the helpers (``context.source == "helper"``) unless asked not to.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import threading
@@ -36,6 +35,8 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from kaizen_otel.genai import semconv as sc
 
 if TYPE_CHECKING:
+    import asyncio
+
     from kaizen_otel.genai.runtime import Runtime
 
 __all__ = [
@@ -286,6 +287,8 @@ class HookManager:
         return results
 
     def _run_awaitable(self, value: Awaitable[Any]) -> Any:
+        import asyncio  # only async hooks need it; importing it eagerly costs ~25 ms at startup
+
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
