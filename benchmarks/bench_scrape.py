@@ -15,8 +15,9 @@ from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, V
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
 from benchmarks._util import median, table
-from kaizen_otel._internal.providers import OPERATION_DURATION_BUCKETS, OverflowAwarePrometheusReader
+from kaizen_otel._internal.providers import OverflowAwarePrometheusReader
 from kaizen_otel._internal.selfmon import TelemetryStats
+from kaizen_otel.genai.semconv import OPERATION_DURATION_BUCKETS
 
 
 def _scrape_ms(registry: CollectorRegistry, repeats: int) -> float:

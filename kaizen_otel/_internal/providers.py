@@ -58,43 +58,10 @@ from kaizen_otel._internal.selfmon import (
 )
 from kaizen_otel._internal.settings import Settings
 from kaizen_otel._internal.span_console import CompactConsoleSpanExporter
+from kaizen_otel.genai.semconv import OPERATION_DURATION_BUCKETS, TOKEN_USAGE_BUCKETS
 from kaizen_otel.server import ReadinessCheck, TelemetryServer
 
 _log = logging.getLogger("kaizen_otel.providers")
-
-#: The GenAI semantic conventions' advisory bucket boundaries.
-TOKEN_USAGE_BUCKETS: tuple[int, ...] = (
-    1,
-    4,
-    16,
-    64,
-    256,
-    1024,
-    4096,
-    16384,
-    65536,
-    262144,
-    1048576,
-    4194304,
-    16777216,
-    67108864,
-)
-OPERATION_DURATION_BUCKETS: tuple[float, ...] = (
-    0.01,
-    0.02,
-    0.04,
-    0.08,
-    0.16,
-    0.32,
-    0.64,
-    1.28,
-    2.56,
-    5.12,
-    10.24,
-    20.48,
-    40.96,
-    81.92,
-)
 
 _OTLP_MODULES = {
     ("traces", "grpc"): ("opentelemetry.exporter.otlp.proto.grpc.trace_exporter", "OTLPSpanExporter"),
