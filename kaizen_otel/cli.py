@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -36,6 +37,7 @@ def _config(args: argparse.Namespace) -> int:
         for name, value, source in rows:
             print(json.dumps({"setting": name, "value": value, "source": source}))
         return 0
+    rows.insert(0, ("SETTING", "VALUE", "SOURCE"))
     width = max(len(name) for name, _, _ in rows)
     value_width = min(48, max(len(value) for _, value, _ in rows))
     for name, value, source in rows:
@@ -127,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if hasattr(signal, "SIGPIPE"):  # `kaizen-otel config | head` ends quietly, like other CLIs
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     parser = build_parser()
     args: Any = parser.parse_args(argv)
     return int(args.func(args) or 0)
