@@ -140,7 +140,8 @@ _API_KEY_RE = re.compile(
 )
 #: The full shape of each key format, checked on candidates of ``_API_KEY_RE``.
 _API_KEY_SHAPE_RE = re.compile(
-    r"sk-(?=[A-Za-z0-9_-]*[0-9])(?=[A-Za-z0-9_-]*[A-Z])[A-Za-z0-9_-]{20,}"
+    r"sk-(?:proj|ant|svcacct|admin)-[A-Za-z0-9_-]{20,}"
+    r"|sk-(?=[A-Za-z0-9_-]*[0-9])(?=[A-Za-z0-9_-]*[A-Z])[A-Za-z0-9_-]{20,}"
     r"|[sr]k_(?:live|test)_[A-Za-z0-9]{16,}"
     r"|(?:AKIA|ASIA)[0-9A-Z]{16}"
     r"|gh[pousr]_[A-Za-z0-9]{36,}"

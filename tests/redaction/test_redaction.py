@@ -40,6 +40,8 @@ SECRET_VALUES: list[tuple[str, str]] = [
     ("Authorization: Bearer 9f8e7d6c5b4a39281706f5e4", "9f8e7d6c5b4a39281706f5e4"),
     ("key sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z", "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z"),
     ("anthropic sk-ant-api03-Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2", "sk-ant-api03-Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2"),
+    ("all lower case sk-proj-abcdefghijklmnopqrstuvwxyz012345", "abcdefghijklmnopqrstuvwxyz012345"),
+    ("sk-ant-admin01-abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnopqrstuvwxyz"),
     ("aws AKIAIOSFODNN7EXAMPLE here", "AKIAIOSFODNN7EXAMPLE"),
     ("gh ghp_16C7e42F292c6912E7710c838347Ae178B4a token", "ghp_16C7e42F292c6912E7710c838347Ae178B4a"),
     ("slack xoxb-2402934872-EXAMPLEabcdef", "xoxb-2402934872-EXAMPLEabcdef"),
