@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import signal
 import sys
 import tempfile
 import threading
@@ -152,11 +153,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--audit-path", default=None, help="audit file (default: a new temporary folder)")
     parser.add_argument("--port", type=int, default=None, help="port of /metrics (default: the setting's)")
+    parser.add_argument("--service-name", default="kaizen-demo", help="service.name (default kaizen-demo)")
     parser.add_argument(
         "--hold",
         type=float,
         default=2.0,
-        help="seconds to keep /metrics up after the run, for a scrape (default 2)",
+        help="seconds to keep /metrics up after the run, for a scrape; Ctrl-C ends it early (default 2)",
     )
     return parser
 
@@ -182,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     audit_path = args.audit_path or os.path.join(tempfile.mkdtemp(prefix="kaizen-demo-"), "audit.jsonl")
     overrides: dict[str, Any] = {
-        "service_name": "kaizen-demo",
+        "service_name": args.service_name,
         "enable_audit": True,
         "audit_path": audit_path,
         "budget_run_usd": args.budget_usd,
@@ -195,42 +197,59 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (KaizenConfigError, OSError) as exc:
         print(f"kaizen-otel demo: {exc}", file=sys.stderr)
         return 2
-    audit, own_audit = _attach_genai(obs)
     hook = AuditHook(events=[HookEvent.POST_TOOL_USE, HookEvent.POST_AGENT_LOOP])
     get_hook_manager().register_hook(hook)
     try:
         outcomes = _run_agents(args)
         if args.hold and obs.metrics_url:
-            print(f"  keeping {obs.metrics_url} up for {args.hold:g} s", file=sys.stderr)
-            time.sleep(args.hold)
+            _hold(obs.metrics_url, args.hold)
         summary = usage_summary()
     finally:
         get_hook_manager().unregister(hook)
-    obs.force_flush()
-    report = audit.verify() if audit is not None else None
-    _print_summary(obs, summary, outcomes, audit_path, report)
-    if own_audit and audit is not None:
-        audit.close()
+    where = _Where.of(obs)
+    audit = obs.audit
+    # Shutting down flushes every signal and closes the audit trail, which writes its closing seal;
+    # verifying afterwards checks the finished file, seal included, as an auditor later would.
     obs.shutdown()
+    report = audit.verify() if audit is not None else None
+    _print_summary(where, summary, outcomes, audit_path, report)
     return 0 if report is None or report.ok else 1
 
 
-def _attach_genai(obs: Any) -> tuple[Any, bool]:
-    """The audit trail and agent helpers for the demo, when ``configure()`` did not attach them itself."""
-    from kaizen_otel.genai import configure_genai
-    from kaizen_otel.genai import runtime as genai_runtime
+def _hold(metrics_url: str, seconds: float) -> None:
+    """Keep ``/metrics`` up for a scrape; SIGINT (Ctrl-C) or SIGTERM ends the wait, not the demo."""
+    print(f"  keeping {metrics_url} up for {seconds:g} s (Ctrl-C to go on)", file=sys.stderr, flush=True)
+    stop = threading.Event()
+    previous: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, lambda *_: stop.set())
+    try:
+        if stop.wait(seconds):
+            print("  hold ended by a signal: finishing", file=sys.stderr, flush=True)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
-    audit = getattr(obs, "audit", None)
-    own = False
-    if audit is None and obs.settings.enable_audit:
-        from kaizen_otel.audit.trail import AuditTrail
 
-        audit = AuditTrail.from_settings(obs.settings)
-        own = True
-    current = genai_runtime._runtime
-    if current is None or current.audit is None:
-        configure_genai(obs.settings, audit=audit)
-    return audit, own
+@dataclass(frozen=True)
+class _Where:
+    """Where the signals went, read before shutdown closes the server."""
+
+    metrics_url: str | None
+    metrics_exporter: tuple[str, ...]
+    traces_exporter: tuple[str, ...]
+    logs_exporter: tuple[str, ...]
+
+    @classmethod
+    def of(cls, obs: Any) -> _Where:
+        settings = obs.settings
+        return cls(
+            obs.metrics_url,
+            tuple(settings.metrics_exporter),
+            tuple(settings.traces_exporter),
+            tuple(settings.logs_exporter),
+        )
 
 
 def _run_agents(args: argparse.Namespace) -> dict[str, str]:
@@ -258,9 +277,8 @@ def _run_agents(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _print_summary(
-    obs: Any, summary: dict[str, Any], outcomes: dict[str, str], audit_path: str, report: Any
+    where: _Where, summary: dict[str, Any], outcomes: dict[str, str], audit_path: str, report: Any
 ) -> None:
-    settings = obs.settings
     spans = summary.get("agent_runs", 0) + summary.get("llm_calls", 0) + summary.get("tool_calls", 0)
     tool_calls = summary.get("tool_calls", 0)
     tool_ok = tool_calls - summary.get("tool_errors", 0)
@@ -268,15 +286,15 @@ def _print_summary(
     out = sys.stdout
     out.write("\nwhere each signal went\n")
     out.write(
-        f"  metrics  {obs.metrics_url or 'no /metrics endpoint'}"
-        f"  (exporters: {', '.join(settings.metrics_exporter)})\n"
+        f"  metrics  {where.metrics_url or 'no /metrics endpoint'}"
+        f"  (exporters: {', '.join(where.metrics_exporter)})\n"
     )
     hint = "  (set OTEL_EXPORTER_OTLP_ENDPOINT to send them to a collector)"
     out.write(
-        f"  spans    exporters: {', '.join(settings.traces_exporter)}"
-        f"{hint if settings.traces_exporter == ('none',) else ''}\n"
+        f"  spans    exporters: {', '.join(where.traces_exporter)}"
+        f"{hint if where.traces_exporter == ('none',) else ''}\n"
     )
-    out.write(f"  logs     exporters: {', '.join(settings.logs_exporter)} (console = JSON lines on stderr)\n")
+    out.write(f"  logs     exporters: {', '.join(where.logs_exporter)} (console = JSON lines on stderr)\n")
     out.write(f"  audit    {audit_path}\n")
     out.write("\nsummary\n")
     out.write(f"  agents         {', '.join(f'{k}: {v}' for k, v in sorted(outcomes.items()))}\n")
@@ -297,8 +315,14 @@ def _print_summary(
         f"{summary.get('llm_errors', 0)} LLM calls refused or failed\n"
     )
     if report is not None:
-        verdict = "verified" if report.ok else f"NOT verified: {report.problems[:1]}"
-        out.write(f"  audit records  {report.records} written, {report.seals} seals, {verdict}\n")
+        if report.ok:
+            verdict = "verified" + (
+                " (seal HMACs checked)" if report.key_checked else " (hash chain; no HMAC key)"
+            )
+        else:
+            verdict = f"NOT verified: {report.problems[:1]}"
+        seals = f"{report.seals} seal{'' if report.seals == 1 else 's'}"
+        out.write(f"  audit records  {report.records} written, {seals}, {verdict}\n")
     out.flush()
 
 
