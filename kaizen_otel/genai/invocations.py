@@ -37,6 +37,7 @@ from kaizen_otel.genai import runtime as _rt
 from kaizen_otel.genai import semconv as sc
 from kaizen_otel.genai.budgets import RunBudget
 from kaizen_otel.genai.hooks import SOURCE_HELPER, HookContext, HookEvent
+from kaizen_otel.genai.shapes import agent_shape, llm_shape, tool_shape
 
 __all__ = [
     "AgentInvocation",
@@ -55,15 +56,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _current_run: ContextVar[AgentInvocation | None] = ContextVar("kaizen_otel_agent_run", default=None)
 
-_LEVELS: dict[str, SeverityNumber] = {
-    "debug": SeverityNumber.DEBUG,
-    "info": SeverityNumber.INFO,
-    "warning": SeverityNumber.WARN,
-    "warn": SeverityNumber.WARN,
-    "error": SeverityNumber.ERROR,
-    "critical": SeverityNumber.FATAL,
+_LEVELS: dict[str, tuple[SeverityNumber, str]] = {
+    name: (level, level.name)
+    for name, level in (
+        ("debug", SeverityNumber.DEBUG),
+        ("info", SeverityNumber.INFO),
+        ("warning", SeverityNumber.WARN),
+        ("warn", SeverityNumber.WARN),
+        ("error", SeverityNumber.ERROR),
+        ("critical", SeverityNumber.FATAL),
+    )
 }
-_LEVEL_TEXT = {level: level.name for level in SeverityNumber}
+_INFO = _LEVELS["info"]
 _INTERNAL = SpanKind.INTERNAL
 _CLIENT = SpanKind.CLIENT
 _set_value = otel_context.set_value
@@ -72,6 +76,7 @@ _attach = otel_context.attach
 _detach = otel_context.detach
 _perf = time.perf_counter
 _now = time.time
+_now_ns = time.time_ns
 
 
 def current_agent_run() -> AgentInvocation | None:
@@ -205,11 +210,13 @@ class _Invocation(abc.ABC):
         """One log record through the OTel logs API, correlated with this span."""
         logger = self._rt.logger
         if logger is not None:
-            severity = _LEVELS.get(level, SeverityNumber.INFO)
+            severity, text = _LEVELS.get(level, _INFO)
+            now = _now_ns()  # observed when emitted: the spec's value for first-party logs
             logger.emit(
-                timestamp=time.time_ns(),
+                timestamp=now,
+                observed_timestamp=now,
                 severity_number=severity,
-                severity_text=_LEVEL_TEXT[severity],
+                severity_text=text,
                 body=body,
                 attributes=attributes,
             )
@@ -260,7 +267,7 @@ class _Invocation(abc.ABC):
 class AgentInvocation(_Invocation):
     """One run of an agent: an ``invoke_agent {name}`` span, run metrics, a run budget, heartbeats."""
 
-    __slots__ = ("_metric_key", "_run_token", "agent_id", "budget", "conversation_id", "iterations", "name")
+    __slots__ = ("_run_token", "_shape", "agent_id", "budget", "conversation_id", "iterations", "name")
 
     def __init__(
         self,
@@ -283,22 +290,23 @@ class AgentInvocation(_Invocation):
         self.iterations = 0
         self._ended = False
         self.budget: RunBudget = rt.budgets.new_run(name, agent_id, budget_usd, budget_tokens)
-        attrs: dict[str, Any] = {sc.GEN_AI_OPERATION_NAME: sc.OP_INVOKE_AGENT, sc.GEN_AI_AGENT_NAME: name}
-        if agent_id is not None:
-            attrs[sc.GEN_AI_AGENT_ID] = agent_id
-        if conversation_id is not None:
-            attrs[sc.GEN_AI_CONVERSATION_ID] = conversation_id
-        if description is not None:
-            attrs[sc.GEN_AI_AGENT_DESCRIPTION] = description
-        if attributes:
-            attrs.update(attributes)
-        self._begin_span(f"invoke_agent {name}", _INTERNAL, attrs, parent, attach)
+        self._shape = shape = rt.agent_shapes.get(name) or agent_shape(rt, name)
+        attrs = shape.span_attrs
+        if agent_id is not None or conversation_id is not None or description is not None or attributes:
+            attrs = dict(attrs)
+            if agent_id is not None:
+                attrs[sc.GEN_AI_AGENT_ID] = agent_id
+            if conversation_id is not None:
+                attrs[sc.GEN_AI_CONVERSATION_ID] = conversation_id
+            if description is not None:
+                attrs[sc.GEN_AI_AGENT_DESCRIPTION] = description
+            if attributes:
+                attrs.update(attributes)
+        self._begin_span(shape.span_name, _INTERNAL, attrs, parent, attach)
         self._run_token: Token[AgentInvocation | None] | None = _current_run.set(self) if attach else None
         ins = rt.instruments
         if ins is not None:
-            ins.active_runs.add(
-                1, (rt._attrs.get(("act", name)) or rt.attrs(("act", name), ((sc.GEN_AI_AGENT_NAME, name),)))
-            )
+            ins.active_runs.add(1, shape.active)
         rt.heartbeats[name] = _now()
         self._hooked = rt.hooks.active
         if self._hooked and fire:
@@ -366,15 +374,11 @@ class AgentInvocation(_Invocation):
         self._end_span(error, error_type)
         ins = rt.instruments
         if ins is not None:
-            outcome = sc.OUTCOME_SUCCESS if error_type is None else sc.OUTCOME_ERROR
-            attrs = rt._attrs.get(("run", name, outcome)) or rt.attrs(
-                ("run", name, outcome), ((sc.GEN_AI_AGENT_NAME, name), (sc.KAIZEN_OUTCOME, outcome))
-            )
+            shape = self._shape
+            attrs = shape.ok if error_type is None else shape.error
             ins.agent_runs.add(1, attrs)
             ins.run_duration.record(seconds, attrs)
-            ins.active_runs.add(
-                -1, (rt._attrs.get(("act", name)) or rt.attrs(("act", name), ((sc.GEN_AI_AGENT_NAME, name),)))
-            )
+            ins.active_runs.add(-1, shape.active)
         rt.heartbeats[name] = _now()
         rt.usage.agent_runs += 1
         post = self._post_context(error_type, seconds) if self._hooked else None
@@ -404,10 +408,7 @@ class _Iteration:
         run.iterations += 1
         ins = rt.instruments
         if ins is not None:
-            outcome = sc.OUTCOME_SUCCESS if exc is None else sc.OUTCOME_ERROR
-            attrs = rt._attrs.get(("run", run.name, outcome)) or rt.attrs(
-                ("run", run.name, outcome), ((sc.GEN_AI_AGENT_NAME, run.name), (sc.KAIZEN_OUTCOME, outcome))
-            )
+            attrs = run._shape.ok if exc is None else run._shape.error
             ins.iterations.add(1, attrs)
             ins.iteration_duration.record(_perf() - self._started, attrs)
         rt.heartbeats[run.name] = _now()
@@ -468,6 +469,7 @@ class LLMInvocation(_Invocation):
         "_reasoning",
         "_response",
         "_run",
+        "_shape",
         "model",
         "operation",
         "provider",
@@ -497,23 +499,24 @@ class LLMInvocation(_Invocation):
         self._cached = 0
         self._reasoning = 0
         self._response: dict[str, Any] | None = None
-        attrs: dict[str, Any] = {
-            sc.GEN_AI_OPERATION_NAME: operation,
-            sc.GEN_AI_PROVIDER_NAME: provider,
-            sc.GEN_AI_REQUEST_MODEL: model,
-        }
-        if run is not None:
-            attrs[sc.GEN_AI_AGENT_NAME] = run.name
-        if request:
-            attrs.update(request)
-        if attributes:
-            attrs.update(attributes)
-        if rt.capture_content:
-            if messages is not None:
-                attrs[sc.GEN_AI_INPUT_MESSAGES] = _to_json(messages)
-            if system_instructions is not None:
-                attrs[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = _to_json(system_instructions)
-        self._begin_span(f"{operation} {model}", _CLIENT, attrs, None, True)
+        agent = run.name if run is not None else None
+        self._shape = shape = rt.llm_shapes.get((provider, model, operation, agent)) or llm_shape(
+            rt, provider, model, operation, agent
+        )
+        attrs = shape.span_attrs
+        capture = rt.capture_content and (messages is not None or system_instructions is not None)
+        if request or attributes or capture:
+            attrs = dict(attrs)
+            if request:
+                attrs.update(request)
+            if attributes:
+                attrs.update(attributes)
+            if capture:
+                if messages is not None:
+                    attrs[sc.GEN_AI_INPUT_MESSAGES] = _to_json(messages)
+                if system_instructions is not None:
+                    attrs[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = _to_json(system_instructions)
+        self._begin_span(shape.span_name, _CLIENT, attrs, None, True)
         self._hooked = rt.hooks.active
         if self._hooked and fire:
             rt.hooks.trigger_sync(self._pre_context())
@@ -586,12 +589,18 @@ class LLMInvocation(_Invocation):
         input_tokens = self._input
         output_tokens = self._output
         run = self._run
+        shape = self._shape
+        usual = response_model == model  # the shape's metric attributes fit
         cost = 0.0
         tokens = (input_tokens or 0) + (output_tokens or 0)
         if input_tokens is not None or output_tokens is not None:
-            cost = rt.pricing.cost(
-                provider, response_model or model, input_tokens or 0, output_tokens or 0, self._cached
-            )
+            price = shape.price if usual or response_model is None else None
+            if price is not None:
+                cost = price.cost(input_tokens or 0, output_tokens or 0, self._cached)
+            else:  # another response model, or no price (the table warns once per model)
+                cost = rt.pricing.cost(
+                    provider, response_model or model, input_tokens or 0, output_tokens or 0, self._cached
+                )
         span = self.span
         if span is not trace.INVALID_SPAN:
             end_attrs: dict[str, Any] = dict(response) if response else {}
@@ -620,90 +629,30 @@ class LLMInvocation(_Invocation):
         self._end_span(error, error_type)
         ins = rt.instruments
         if ins is not None:
-            ins.operation_duration.record(
-                seconds,
-                (
-                    rt._attrs.get(("op", op, provider, model, response_model, error_type))
-                    or rt.attrs(
-                        ("op", op, provider, model, response_model, error_type),
-                        (
-                            (sc.GEN_AI_OPERATION_NAME, op),
-                            (sc.GEN_AI_PROVIDER_NAME, provider),
-                            (sc.GEN_AI_REQUEST_MODEL, model),
-                            (sc.GEN_AI_RESPONSE_MODEL, response_model),
-                            (sc.ERROR_TYPE, error_type),
-                        ),
-                        extra=False,
-                    )
-                ),
-            )
+            if usual and error_type is None:
+                ins.operation_duration.record(seconds, shape.duration)
+            else:
+                ins.operation_duration.record(
+                    seconds, rt.op_attrs(op, provider, model, response_model, error_type)
+                )
             if input_tokens is not None:
                 ins.token_usage.record(
                     input_tokens,
-                    (
-                        rt._attrs.get(("tok", op, provider, model, response_model, sc.TOKEN_TYPE_INPUT))
-                        or rt.attrs(
-                            ("tok", op, provider, model, response_model, sc.TOKEN_TYPE_INPUT),
-                            (
-                                (sc.GEN_AI_OPERATION_NAME, op),
-                                (sc.GEN_AI_PROVIDER_NAME, provider),
-                                (sc.GEN_AI_REQUEST_MODEL, model),
-                                (sc.GEN_AI_RESPONSE_MODEL, response_model),
-                                (sc.GEN_AI_TOKEN_TYPE, sc.TOKEN_TYPE_INPUT),
-                            ),
-                            extra=False,
-                        )
-                    ),
+                    shape.tokens_in
+                    if usual
+                    else rt.token_attrs(op, provider, model, response_model, sc.TOKEN_TYPE_INPUT),
                 )
             if output_tokens is not None:
                 ins.token_usage.record(
                     output_tokens,
-                    (
-                        rt._attrs.get(("tok", op, provider, model, response_model, sc.TOKEN_TYPE_OUTPUT))
-                        or rt.attrs(
-                            ("tok", op, provider, model, response_model, sc.TOKEN_TYPE_OUTPUT),
-                            (
-                                (sc.GEN_AI_OPERATION_NAME, op),
-                                (sc.GEN_AI_PROVIDER_NAME, provider),
-                                (sc.GEN_AI_REQUEST_MODEL, model),
-                                (sc.GEN_AI_RESPONSE_MODEL, response_model),
-                                (sc.GEN_AI_TOKEN_TYPE, sc.TOKEN_TYPE_OUTPUT),
-                            ),
-                            extra=False,
-                        )
-                    ),
+                    shape.tokens_out
+                    if usual
+                    else rt.token_attrs(op, provider, model, response_model, sc.TOKEN_TYPE_OUTPUT),
                 )
-            agent = run.name if run is not None else None
             if cost > 0.0:
-                ins.cost.add(
-                    cost,
-                    (
-                        rt._attrs.get(("cost", provider, model, agent))
-                        or rt.attrs(
-                            ("cost", provider, model, agent),
-                            (
-                                (sc.GEN_AI_PROVIDER_NAME, provider),
-                                (sc.GEN_AI_REQUEST_MODEL, model),
-                                (sc.GEN_AI_AGENT_NAME, agent),
-                            ),
-                        )
-                    ),
-                )
+                ins.cost.add(cost, shape.cost)
             if error_type is not None:
-                ins.llm_errors.add(
-                    1,
-                    (
-                        rt._attrs.get(("err", provider, model, error_type))
-                        or rt.attrs(
-                            ("err", provider, model, error_type),
-                            (
-                                (sc.GEN_AI_PROVIDER_NAME, provider),
-                                (sc.GEN_AI_REQUEST_MODEL, model),
-                                (sc.ERROR_TYPE, error_type),
-                            ),
-                        )
-                    ),
-                )
+                ins.llm_errors.add(1, rt.error_attrs(provider, model, error_type))
         usage = rt.usage
         usage.llm_calls += 1
         if error_type is not None:
@@ -742,20 +691,7 @@ def _refuse(
     ins = rt.instruments
     error_type = "BudgetExceededError"
     if ins is not None:
-        ins.llm_errors.add(
-            1,
-            (
-                rt._attrs.get(("err", provider, model, error_type))
-                or rt.attrs(
-                    ("err", provider, model, error_type),
-                    (
-                        (sc.GEN_AI_PROVIDER_NAME, provider),
-                        (sc.GEN_AI_REQUEST_MODEL, model),
-                        (sc.ERROR_TYPE, error_type),
-                    ),
-                )
-            ),
-        )
+        ins.llm_errors.add(1, rt.error_attrs(provider, model, error_type))
     rt.usage.llm_errors += 1
     rt.emit_log(
         str(exc),
@@ -825,7 +761,7 @@ def start_llm_call(
 class ToolInvocation(_Invocation):
     """One tool execution: an ``execute_tool {name}`` span, ``kaizen.tool.*`` metrics per tool and outcome."""
 
-    __slots__ = ("_run", "call_id", "name")
+    __slots__ = ("_run", "_shape", "call_id", "name")
 
     def __init__(
         self,
@@ -844,22 +780,22 @@ class ToolInvocation(_Invocation):
         self.call_id = call_id
         self._run = run
         self._ended = False
-        attrs: dict[str, Any] = {
-            sc.GEN_AI_OPERATION_NAME: sc.OP_EXECUTE_TOOL,
-            sc.GEN_AI_TOOL_NAME: name,
-            sc.GEN_AI_TOOL_TYPE: tool_type,
-        }
-        if call_id is not None:
-            attrs[sc.GEN_AI_TOOL_CALL_ID] = call_id
-        if description is not None:
-            attrs[sc.GEN_AI_TOOL_DESCRIPTION] = description
-        if run is not None:
-            attrs[sc.GEN_AI_AGENT_NAME] = run.name
-        if attributes:
-            attrs.update(attributes)
-        if arguments is not None and rt.capture_content:
-            attrs[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = _to_json(arguments)
-        self._begin_span(f"execute_tool {name}", _INTERNAL, attrs, None, True)
+        agent = run.name if run is not None else None
+        self._shape = shape = rt.tool_shapes.get((name, agent)) or tool_shape(rt, name, agent)
+        attrs = shape.span_attrs
+        capture = arguments is not None and rt.capture_content
+        if call_id is not None or description is not None or attributes or capture or tool_type != "function":
+            attrs = dict(attrs)
+            attrs[sc.GEN_AI_TOOL_TYPE] = tool_type
+            if call_id is not None:
+                attrs[sc.GEN_AI_TOOL_CALL_ID] = call_id
+            if description is not None:
+                attrs[sc.GEN_AI_TOOL_DESCRIPTION] = description
+            if attributes:
+                attrs.update(attributes)
+            if capture:
+                attrs[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = _to_json(arguments)
+        self._begin_span(shape.span_name, _INTERNAL, attrs, None, True)
         self._hooked = rt.hooks.active
         if self._hooked and fire:
             rt.hooks.trigger_sync(self._pre_context())
@@ -909,7 +845,6 @@ class ToolInvocation(_Invocation):
         seconds = _perf() - self._started
         rt = self._rt
         run = self._run
-        agent = run.name if run is not None else None
         if error_type is not None:
             rt.emit_log(
                 f"tool {self.name} failed: {error_type}",
@@ -918,16 +853,8 @@ class ToolInvocation(_Invocation):
             )
         self._end_span(error, error_type)
         ins = rt.instruments
-        outcome = sc.OUTCOME_SUCCESS if error_type is None else sc.OUTCOME_ERROR
         if ins is not None:
-            attrs = rt._attrs.get(("tool", self.name, agent, outcome)) or rt.attrs(
-                ("tool", self.name, agent, outcome),
-                (
-                    (sc.GEN_AI_TOOL_NAME, self.name),
-                    (sc.GEN_AI_AGENT_NAME, agent),
-                    (sc.KAIZEN_OUTCOME, outcome),
-                ),
-            )
+            attrs = self._shape.ok if error_type is None else self._shape.error
             ins.tool_calls.add(1, attrs)
             ins.tool_duration.record(seconds, attrs)
         usage = rt.usage

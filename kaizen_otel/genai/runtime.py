@@ -31,6 +31,7 @@ from kaizen_otel.genai.budgets import BudgetCrossing, BudgetLimits, BudgetTracke
 from kaizen_otel.genai.hooks import HookContext, HookManager, get_hook_manager
 from kaizen_otel.genai.instruments import Instruments, register_state_gauges
 from kaizen_otel.genai.pricing import Pricing, load_pricing
+from kaizen_otel.genai.shapes import AgentShape, LLMShape, ToolShape
 
 __all__ = ["Runtime", "configure_genai", "current", "reset_genai", "usage_summary"]
 
@@ -116,6 +117,10 @@ class Runtime:
         self._lock = threading.Lock()
         #: Shared metric attribute dicts by key; read directly by the helpers (`get(key) or attrs(...)`).
         self._attrs: dict[tuple[Any, ...], dict[str, Any]] = {}
+        #: Per agent / tool / model: span names and attribute dicts built once (see ``shapes``).
+        self.agent_shapes: dict[str, AgentShape] = {}
+        self.tool_shapes: dict[tuple[str, str | None], ToolShape] = {}
+        self.llm_shapes: dict[tuple[str, str, str, str | None], LLMShape] = {}
         self._closed = False
         if self.meter is not None:
             register_state_gauges(self.meter, self._observe_heartbeats, self._observe_budgets)
@@ -134,6 +139,62 @@ class Runtime:
         if len(self._attrs) < _ATTR_CACHE_LIMIT:
             self._attrs[key] = built
         return built
+
+    def op_attrs(
+        self, op: str, provider: str, model: str, response_model: str | None, error_type: str | None
+    ) -> dict[str, Any]:
+        """``gen_ai.client.operation.duration`` attributes (the spec's set: no extra attributes)."""
+        key = ("op", op, provider, model, response_model, error_type)
+        return self._attrs.get(key) or self.attrs(
+            key,
+            (
+                (sc.GEN_AI_OPERATION_NAME, op),
+                (sc.GEN_AI_PROVIDER_NAME, provider),
+                (sc.GEN_AI_REQUEST_MODEL, model),
+                (sc.GEN_AI_RESPONSE_MODEL, response_model),
+                (sc.ERROR_TYPE, error_type),
+            ),
+            extra=False,
+        )
+
+    def token_attrs(
+        self, op: str, provider: str, model: str, response_model: str | None, token_type: str
+    ) -> dict[str, Any]:
+        """``gen_ai.client.token.usage`` attributes of one token type."""
+        key = ("tok", op, provider, model, response_model, token_type)
+        return self._attrs.get(key) or self.attrs(
+            key,
+            (
+                (sc.GEN_AI_OPERATION_NAME, op),
+                (sc.GEN_AI_PROVIDER_NAME, provider),
+                (sc.GEN_AI_REQUEST_MODEL, model),
+                (sc.GEN_AI_RESPONSE_MODEL, response_model),
+                (sc.GEN_AI_TOKEN_TYPE, token_type),
+            ),
+            extra=False,
+        )
+
+    def cost_attrs(self, provider: str, model: str, agent: str | None) -> dict[str, Any]:
+        key = ("cost", provider, model, agent)
+        return self._attrs.get(key) or self.attrs(
+            key,
+            (
+                (sc.GEN_AI_PROVIDER_NAME, provider),
+                (sc.GEN_AI_REQUEST_MODEL, model),
+                (sc.GEN_AI_AGENT_NAME, agent),
+            ),
+        )
+
+    def error_attrs(self, provider: str, model: str, error_type: str) -> dict[str, Any]:
+        key = ("err", provider, model, error_type)
+        return self._attrs.get(key) or self.attrs(
+            key,
+            (
+                (sc.GEN_AI_PROVIDER_NAME, provider),
+                (sc.GEN_AI_REQUEST_MODEL, model),
+                (sc.ERROR_TYPE, error_type),
+            ),
+        )
 
     # --- observable state ---------------------------------------------------------------------
     def _observe_heartbeats(self) -> list[Observation]:
