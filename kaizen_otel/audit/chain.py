@@ -24,11 +24,13 @@ from typing import Any
 __all__ = [
     "FORMAT_VERSION",
     "GENESIS_PREV",
+    "PreparedBody",
     "canonical",
     "decode_line",
     "encode_line",
     "key_id",
     "line_hash",
+    "prepare_body",
     "seal_mac",
 ]
 
@@ -57,6 +59,21 @@ def _to_json(value: Any) -> Any:
 _ENCODER = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False, default=_to_json
 )
+# The same encoding, as one reusable C encoder without the circular-reference bookkeeping that
+# ``JSONEncoder.encode`` sets up on every call (a cycle ends in RecursionError instead). Used for
+# the record lines of the hot path; falls back to ``_ENCODER`` where the C accelerator is missing.
+_MAKE_C_ENCODER = getattr(json.encoder, "c_make_encoder", None)
+_C_ENCODER = (
+    _MAKE_C_ENCODER(None, _to_json, json.encoder.encode_basestring_ascii, None, ":", ",", True, False, False)
+    if _MAKE_C_ENCODER is not None
+    else None
+)
+
+
+def _encode_fast(obj: dict[str, Any]) -> str:
+    if _C_ENCODER is None:
+        return _ENCODER.encode(obj)
+    return "".join(_C_ENCODER(obj, 0))
 
 
 def canonical(obj: Mapping[str, Any]) -> bytes:
@@ -88,6 +105,52 @@ def encode_line(record: dict[str, Any]) -> tuple[bytes, str]:
     digest = line_hash(body)
     record["hash"] = digest
     return body[:-1] + _HASH_OPEN + digest.encode("ascii") + b'"}\n', digest
+
+
+class PreparedBody:
+    """A record serialised once, ahead of the lock, waiting only for its place in the chain.
+
+    Canonical JSON of a flat mapping with sorted keys is ``{`` + the ``"key":value`` items in key
+    order + ``}``, so the text of every field but ``prev`` and ``seq`` can be made before the writer
+    knows them: the three runs of items that sort before ``prev``, between ``prev`` and ``seq``, and
+    after ``seq``. :meth:`line` then splices the two chain fields in; the result is byte for byte
+    what :func:`encode_line` writes for the same record.
+    """
+
+    __slots__ = ("_after", "_before", "_between")
+
+    def __init__(self, before: str, between: str, after: str) -> None:
+        self._before = before
+        self._between = between
+        self._after = after
+
+    def line(self, prev: str, seq: int) -> tuple[bytes, str]:
+        """The full line (newline included) and its hash, for this ``prev`` and ``seq``."""
+        items = [self._before, f'"prev":"{prev}"', self._between, f'"seq":{seq}', self._after]
+        body = ("{" + ",".join([item for item in items if item]) + "}").encode("ascii")
+        digest = line_hash(body)
+        return body[:-1] + _HASH_OPEN + digest.encode("ascii") + b'"}\n', digest
+
+
+def prepare_body(fields: Mapping[str, Any]) -> PreparedBody:
+    """Serialise ``fields`` (string keys; no ``prev``, ``seq`` or ``hash``) for :class:`PreparedBody`.
+
+    Raises ``ValueError``/``TypeError`` as :func:`canonical` does, and ``RecursionError`` for a
+    value that contains itself.
+    """
+    runs: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] = ({}, {}, {})
+    for key, value in fields.items():
+        if not isinstance(key, str):
+            raise TypeError(f"top-level keys must be strings, not {type(key).__name__}")
+        if key in ("prev", "seq", "hash"):
+            raise ValueError(f"{key!r} is set by the chain, not by the caller")
+        runs[0 if key < "prev" else 1 if key < "seq" else 2][key] = value
+    before, between, after = runs
+    return PreparedBody(
+        _encode_fast(before)[1:-1] if before else "",
+        _encode_fast(between)[1:-1] if between else "",
+        _encode_fast(after)[1:-1] if after else "",
+    )
 
 
 def decode_line(line: bytes) -> tuple[dict[str, Any], bool]:

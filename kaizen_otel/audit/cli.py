@@ -16,7 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from kaizen_otel.audit.entry import RESULTS, AuditEntry
 from kaizen_otel.audit.query import AuditQuery, iter_entries, tail_entries, to_ns
@@ -197,7 +197,9 @@ def _tail(args: argparse.Namespace) -> int:
 
 def _follow(path: str, query: AuditQuery, last_seq: int, interval: float, deadline: float | None) -> None:
     """Print records appended after ``last_seq``, following rotations, until ``deadline``."""
-    handle = open(path, "rb")  # noqa: SIM115 - swapped on rotation, closed in finally
+    handle = _open_active(path, interval, deadline)
+    if handle is None:
+        return
     try:
         while deadline is None or time.monotonic() < deadline:
             line = handle.readline()
@@ -211,12 +213,27 @@ def _follow(path: str, query: AuditQuery, last_seq: int, interval: float, deadli
                     if raw.endswith(b"\n"):
                         last_seq = _emit_line(raw, query, last_seq)
                 handle.close()
-                handle = open(path, "rb")  # noqa: SIM115
+                reopened = _open_active(path, interval, deadline)
+                if reopened is None:
+                    return
+                handle = reopened
                 continue
             sys.stdout.flush()
             time.sleep(interval)
     finally:
         handle.close()
+
+
+def _open_active(path: str, interval: float, deadline: float | None) -> BinaryIO | None:
+    """Open the active file, waiting while it is missing (a writer is between a rotation's rename and
+    the new file's creation); None when ``deadline`` passes first."""
+    while True:
+        try:
+            return open(path, "rb")
+        except FileNotFoundError:
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+            time.sleep(interval)
 
 
 def _rotated(path: str, handle: Any) -> bool:

@@ -21,10 +21,20 @@ def ns_to_datetime(ns: int) -> _dt.datetime:
     return _EPOCH + _dt.timedelta(microseconds=ns // 1000)
 
 
+# The text of the last whole second formatted: records come in bursts within one second, and
+# strftime is most of the cost of iso_ns. One tuple, replaced whole, so threads never see it torn.
+_last_second: tuple[int, str] = (-1, "")
+
+
 def iso_ns(ns: int) -> str:
     """RFC 3339 UTC text with all nine digits of the nanosecond time."""
+    global _last_second
     seconds, rest = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{rest:09d}Z"
+    cached, text = _last_second
+    if cached != seconds:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        _last_second = (seconds, text)
+    return f"{text}.{rest:09d}Z"
 
 
 @dataclass(frozen=True)

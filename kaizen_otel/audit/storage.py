@@ -9,11 +9,12 @@ raises :class:`~kaizen_otel.exceptions.AuditError` otherwise. How it is kept:
 * **One ``os.write`` per line** on an ``O_APPEND`` descriptor. A short write or a write error is
   a failure: the caller gets ``AuditError`` and the writer re-reads the file before the next line;
   the partial bytes are then a torn tail, moved aside by recovery.
-* **Group commit.** The lock is released before the ``fdatasync``. One caller leads a sync that
-  covers every line written before it starts; callers whose line it covers wait for it, the others
-  wait for the next one. A caller returns only when a sync that started after its write has
-  succeeded. A failed sync fails every caller it covered (none is acknowledged), even if a later
-  sync succeeds.
+* **Group commit.** Callers queue their lines, already serialised. One caller at a time leads: it
+  takes the whole queue, writes every line in it under one ``flock`` (catching up with the file
+  once), releases the lock, runs one ``fdatasync`` and wakes exactly the callers it covered, then
+  hands the lead to the first caller that queued meanwhile. A caller returns only after a sync
+  that started after its write has succeeded; a failed sync fails every caller it covered (none is
+  acknowledged).
 * **Crash recovery.** A last line without a newline (a writer killed mid-write, or a short write)
   is moved to ``<file>.torn-<ns>``, the file cut back to its last complete line, and a
   ``recovery`` line records what was moved, so nothing disappears silently.
@@ -35,7 +36,6 @@ import hashlib
 import logging
 import os
 import stat
-import sys
 import threading
 import time
 import weakref
@@ -55,12 +55,6 @@ _FILE_MODE = 0o600
 _DIR_MODE = 0o700
 _OPEN_FLAGS = os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ_CHUNK = 64 * 1024
-_MAX_YIELDS = 2
-_MAX_FAILED_RANGES = 64
-# Syncs allowed in flight at once. Measured here (benchmarks/bench_audit.py), a second concurrent
-# sync did not raise throughput and cost more fsyncs: one leader at a time.
-_MAX_SYNCS = 1
-_NOT_STARTED = sys.maxsize  # the target of a sync whose leader has not called fdatasync yet
 
 
 class SysCalls:
@@ -97,6 +91,44 @@ class Appended:
     record: Mapping[str, Any]
 
 
+class _Prepared:
+    """A ``record`` line serialised by its caller, before the queue: the leader only chains it."""
+
+    __slots__ = ("body", "record")
+
+    def __init__(self, fields: Mapping[str, Any]) -> None:
+        self.record: dict[str, Any] = {"v": chain.FORMAT_VERSION, "kind": "record", **fields}
+        try:
+            self.body = chain.prepare_body(self.record)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise AuditError(f"audit record cannot be written as JSON: {exc}") from exc
+
+
+class _Waiter:
+    """One caller in the commit queue: what to write, then the outcome the leader hands back.
+
+    The caller sleeps on its own lock, so a finished sync wakes only the callers it covered (no
+    shared condition that wakes everybody to re-check), and the next leader is woken directly.
+    """
+
+    __slots__ = ("_lock", "action", "appended", "durable", "error", "lead")
+
+    def __init__(self, action: Callable[[], list[Appended]]) -> None:
+        self.action = action
+        self.appended: list[Appended] = []
+        self.durable = False
+        self.error: BaseException | None = None
+        self.lead = False
+        self._lock = threading.Lock()
+        self._lock.acquire()
+
+    def sleep(self) -> None:
+        self._lock.acquire()
+
+    def wake(self) -> None:
+        self._lock.release()
+
+
 class DurableLog:
     """The append-only trail at ``path``; safe to share between threads and processes."""
 
@@ -115,9 +147,10 @@ class DurableLog:
         self._clock = clock
         self._on_recovery = on_recovery
         self._key_id = chain.key_id(self.options.key) if self.options.key else None
-        self._wlock = threading.Lock()
-        self._cv = threading.Condition(threading.Lock())
-        self._reset_sync_state()
+        self._reset_queue()
+        self._pending: list[_Waiter] = []  # written by the leader, waiting for its fdatasync
+        self._dirty = False  # lines written since the last successful fdatasync
+        self._closing = False
         self._fd = -1
         self._lock_fd = -1
         self._dir_fd = -1
@@ -171,43 +204,24 @@ class DurableLog:
 
     def append(self, records: Sequence[Mapping[str, Any]]) -> list[Appended]:
         """Append one line per record (each without ``v``/``seq``/``prev``/``hash``); durable on return."""
-        with self._cv:
-            self._inflight += 1
-        try:
-            with self._wlock:
-                self._check_open()
-                appended, ticket = self._locked(lambda: self._write_records(records))
-        finally:
-            with self._cv:
-                self._inflight -= 1
-        self._wait_durable(ticket)
-        return appended
+        self._check_open()
+        prepared = [_Prepared(fields) for fields in records]
+        return self._commit_queued(lambda: self._write_records(prepared))
 
     def seal(self, reason: str) -> Appended | None:
         """Write a seal line now (durable on return); None when the trail ends with a seal already."""
-        with self._wlock:
+
+        def action() -> list[Appended]:
             self._check_open()
-            appended, ticket = self._locked(lambda: self._write_seal_if_unsealed(reason))
-        self._wait_durable(ticket)
+            return self._write_seal_if_unsealed(reason)
+
+        appended = self._commit_queued(action)
         return appended[0] if appended else None
 
     def close(self) -> None:
         """Seal (reason ``close``), sync and release the files. Idempotent."""
-        with self._wlock:
-            if self._closed:
-                return
-            try:
-                _, ticket = self._locked(lambda: self._write_seal_if_unsealed("close"))
-                self._wait_durable(ticket)
-            finally:
-                self._closed = True
-                for fd in (self._fd, self._lock_fd, self._dir_fd):
-                    if fd >= 0:
-                        try:
-                            os.close(fd)
-                        except OSError:
-                            pass
-                self._fd = self._lock_fd = self._dir_fd = -1
+        if not self._closed:
+            self._commit_queued(self._close_action)
 
     # ----------------------------------------------------------------------------- opening
 
@@ -220,9 +234,7 @@ class DurableLog:
             self._lock_fd = self._open_file(self.layout.lock_path, create=True)
         except OSError as exc:
             raise self._open_error(exc) from exc
-        with self._wlock:
-            _, ticket = self._locked(lambda: [])
-        self._wait_durable(ticket)
+        self._commit_queued(list)
 
     def _make_directory(self, directory: str) -> None:
         missing = []
@@ -279,7 +291,7 @@ class DurableLog:
         return fd
 
     def _check_open(self) -> None:
-        if self._closed:
+        if self._closed or self._closing:
             raise AuditError(f"the audit trail {self.path!r} is closed")
 
     def _after_fork_in_child(self) -> None:
@@ -287,34 +299,144 @@ class DurableLog:
 
         Give it fresh locks now and fresh descriptors before its first write.
         """
-        self._wlock = threading.Lock()
-        self._cv = threading.Condition(threading.Lock())
-        self._reset_sync_state()
+        self._reset_queue()
+        self._pending = []
         if not self._closed:
             self._broken = "forked"
 
-    # ----------------------------------------------------------------------------- the locked section
+    # ----------------------------------------------------------------------------- the commit queue
 
-    def _locked(self, action: Callable[[], list[Appended]]) -> tuple[list[Appended], int]:
-        """Run ``action`` holding the cross-process lock, after catching up with the file.
+    def _reset_queue(self) -> None:
+        self._mutex = threading.Lock()  # guards _queue and _leading only; never held across I/O
+        self._queue: list[_Waiter] = []
+        self._leading = False
 
-        Returns what it appended and the sync ticket that covers it. Call with ``_wlock`` held.
+    def _commit_queued(self, action: Callable[[], list[Appended]]) -> list[Appended]:
+        """Queue ``action`` (it writes lines); return what it appended once that is durable.
+
+        The first caller to find no leader leads; the others sleep until a leader has synced their
+        lines or hands them the lead.
         """
-        if self._broken == "forked":
-            self._reopen_descriptors()
+        waiter = _Waiter(action)
+        with self._mutex:
+            self._queue.append(waiter)
+            lead = not self._leading
+            self._leading = True
+        if not lead:
+            try:
+                waiter.sleep()
+            except BaseException:  # e.g. KeyboardInterrupt in the main thread: leave the queue cleanly
+                self._abandon(waiter)
+                raise
+            lead = waiter.lead
+        if lead:
+            self._lead(waiter)
+        if waiter.error is not None:
+            raise waiter.error
+        return waiter.appended
+
+    def _abandon(self, waiter: _Waiter) -> None:
+        """Take an interrupted caller out of the queue, passing on the lead if it was handed one."""
+        following = None
+        with self._mutex:
+            if waiter in self._queue:
+                self._queue.remove(waiter)
+            if waiter.lead:
+                following = self._queue[0] if self._queue else None
+                if following is None:
+                    self._leading = False
+                else:
+                    following.lead = True
+        if following is not None:
+            following.wake()
+
+    def _lead(self, own: _Waiter) -> None:
+        """Commit everything queued, wake the callers covered, hand the lead to the next in line."""
+        batch: list[_Waiter] = []
         try:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-        except OSError as exc:
-            raise AuditError(f"cannot lock the audit trail {self.path!r}: {exc.strerror}") from exc
-        try:
-            self._catch_up()
-            appended = action()
-            with self._cv:
-                self._written += 1
-                ticket = self._written
-            return appended, ticket
+            with self._mutex:
+                batch, self._queue = self._queue, []
+            self._commit(batch)
         finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            with self._mutex:
+                following = self._queue[0] if self._queue else None
+                if following is None:
+                    self._leading = False
+                else:
+                    following.lead = True
+            if following is not None:
+                following.wake()
+            for waiter in batch:
+                if not waiter.durable and waiter.error is None:
+                    waiter.error = AuditError(
+                        f"the audit trail {self.path!r} stopped before the record was stored"
+                    )
+                if waiter is not own:
+                    waiter.wake()
+
+    def _commit(self, batch: list[_Waiter]) -> None:
+        """Write every waiter's lines holding the cross-process lock once, then one ``fdatasync``.
+
+        Each waiter ends either durable or with its own error; never raises.
+        """
+        try:
+            if self._closed:
+                for waiter in batch:
+                    self._run(waiter)
+                return
+            if self._broken == "forked":
+                self._reopen_descriptors()
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            except OSError as exc:
+                raise AuditError(f"cannot lock the audit trail {self.path!r}: {exc.strerror}") from exc
+            try:
+                self._catch_up()
+                for waiter in batch:
+                    self._run(waiter)
+            finally:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            self._sync_written()
+        except Exception as exc:  # the whole batch failed: every waiter not yet durable learns why
+            self._pending = []
+            for waiter in batch:
+                if not waiter.durable and waiter.error is None:
+                    waiter.error = _copy_error(exc)
+        finally:
+            if self._closing and not self._closed:
+                self._release_files()
+
+    def _run(self, waiter: _Waiter) -> None:
+        """Write one waiter's lines (under the lock); a failure is that waiter's alone."""
+        try:
+            if self._broken is not None and not self._closed:
+                self._catch_up()
+            waiter.appended = waiter.action()
+        except Exception as exc:
+            waiter.error = exc
+            return
+        if self._dirty:
+            self._pending.append(waiter)
+        else:
+            waiter.durable = True  # nothing written, or synced already on the way (a file start)
+
+    def _close_action(self) -> list[Appended]:
+        if self._closing or self._closed:
+            return []
+        try:
+            return self._write_seal_if_unsealed("close")
+        finally:
+            self._closing = True
+
+    def _release_files(self) -> None:
+        self._closed = True
+        for fd in (self._fd, self._lock_fd, self._dir_fd):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._fd = self._lock_fd = self._dir_fd = -1
 
     def _reopen_descriptors(self) -> None:
         for fd in (self._fd, self._lock_fd):
@@ -359,7 +481,7 @@ class DurableLog:
 
     def _switch_to_path(self) -> None:
         """(Re)open the active file, creating it when missing, then load its tail."""
-        self._drain_and_sync_all()
+        self._sync_written()
         try:
             fd = self._open_file(self.path, create=True, exclusive=True)
             created = True
@@ -491,7 +613,7 @@ class DurableLog:
     # ----------------------------------------------------------------------------- writing
 
     def _write_line(self, fields: Mapping[str, Any]) -> Appended:
-        """Chain and write one line. Call under the lock."""
+        """Chain and write one line the storage itself makes (genesis, link, seal, ...). Under the lock."""
         record: dict[str, Any] = {
             "v": chain.FORMAT_VERSION,
             "seq": self._seq + 1,
@@ -506,32 +628,54 @@ class DurableLog:
             line, digest = chain.encode_line(record)
         except (TypeError, ValueError) as exc:
             raise AuditError(f"audit record cannot be written as JSON: {exc}") from exc
+        self._put(line)
+        return self._advance(record, digest)
+
+    def _write_record(self, prepared: _Prepared) -> Appended:
+        """Chain and write one caller's record, serialised already: only ``prev``/``seq`` to add."""
+        seq = self._seq + 1
+        line, digest = prepared.body.line(self._head, seq)
+        self._put(line)
+        record = prepared.record
+        record["seq"] = seq
+        record["prev"] = self._head
+        record["hash"] = digest
+        return self._advance(record, digest)
+
+    def _put(self, line: bytes) -> None:
+        """The one ``os.write`` of a line; anything short of all its bytes is a failure."""
         try:
             written = self._sys.write(self._fd, line)
         except OSError as exc:
             self._broken = "write failed"
             raise AuditError(f"write to the audit trail {self.path!r} failed: {exc.strerror or exc}") from exc
+        self._dirty = True
         if written != len(line):
             self._broken = "short write"
             raise AuditError(
                 f"short write to the audit trail {self.path!r}: {written} of {len(line)} bytes; "
                 "the record was not stored"
             )
+        self._end += written
+
+    def _advance(self, record: dict[str, Any], digest: str) -> Appended:
+        """Move the in-memory head past a line just written."""
+        kind = record["kind"]
         self._seq = record["seq"]
         self._head = digest
-        self._last_kind = record["kind"]
-        self._end += written
-        if record["kind"] == "seal":
+        self._last_kind = kind
+        if kind == "seal":
             self._unsealed = 0
             self._last_seal_ns = record["timestamp"]
         else:
             self._unsealed += 1
         return Appended(record["seq"], digest, record)
 
-    def _write_records(self, records: Sequence[Mapping[str, Any]]) -> list[Appended]:
+    def _write_records(self, records: Sequence[_Prepared]) -> list[Appended]:
+        self._check_open()
         if self._rotation_due():
             self._rotate()
-        appended = [self._write_line({"kind": "record", **fields}) for fields in records]
+        appended = [self._write_record(prepared) for prepared in records]
         if self.options.seal_records and self._unsealed >= self.options.seal_records:
             self._write_line({"kind": "seal", "timestamp": self._clock(), "reason": "count"})
         return appended
@@ -570,7 +714,7 @@ class DurableLog:
                 }
             )
         self._file_started_ns = now
-        self._sync_now()
+        self._sync_written()
 
     # ----------------------------------------------------------------------------- rotation
 
@@ -585,7 +729,7 @@ class DurableLog:
     def _rotate(self) -> None:
         """Seal and close the active file under its index, start the next one with a link line."""
         self._write_seal_if_unsealed("rotate")
-        self._drain_and_sync_all()
+        self._sync_written()
         target = self.layout.rotated_path(self._file_index)
         if os.path.lexists(target):
             self._broken = "rotation target exists"
@@ -630,7 +774,7 @@ class DurableLog:
                 "anchor_prev": anchor["prev"],
             }
         )
-        self._sync_now()
+        self._sync_written()
         for _, path in victims:
             try:
                 os.unlink(path)
@@ -638,104 +782,37 @@ class DurableLog:
                 continue
         self._fsync_dir_fd()
 
-    # ----------------------------------------------------------------------------- group commit
+    # ----------------------------------------------------------------------------- sync
 
-    def _reset_sync_state(self) -> None:
-        self._inflight = 0  # appenders that have not got their ticket yet
-        self._written = 0  # tickets issued: one per locked section
-        self._synced = 0  # every ticket up to this one is durable
-        self._running: list[int] = []  # targets of the fdatasync calls in progress
-        self._failed: list[tuple[int, int]] = []  # ticket ranges (after, through] whose sync failed
-        self._failure = ""
+    def _sync_written(self) -> None:
+        """``fdatasync`` every line written so far; the waiters it covers become durable.
 
-    def _sync_failed(self, ticket: int) -> bool:
-        return any(after < ticket <= through for after, through in self._failed)
-
-    def _wait_durable(self, ticket: int) -> None:
-        """Return once an ``fdatasync`` that started after ticket ``ticket`` was written has succeeded.
-
-        A caller waits for a sync already running if that sync started after its write; otherwise
-        it leads the next one (as soon as fewer than ``_MAX_SYNCS`` run), covering every line
-        written by then. A failed sync
-        fails every ticket it covered, even if a later sync succeeds: after a failed
-        ``fdatasync`` the kernel may have dropped those pages, and a later success proves nothing
-        about them.
+        Runs in the leader, so nothing is written meanwhile by this process. A failure fails every
+        waiter whose lines it covered (after a failed ``fdatasync`` the kernel may have dropped
+        those pages, and a later success proves nothing about them) and raises.
         """
-        with self._cv:
-            while True:
-                if self._sync_failed(ticket):
-                    raise AuditError(self._failure)
-                if self._synced >= ticket:
-                    return
-                covered = self._running and max(self._running) >= ticket
-                if not covered and len(self._running) < _MAX_SYNCS:
-                    # Lead a sync. Until it starts it covers every ticket issued meanwhile.
-                    self._running.append(_NOT_STARTED)
-                    break
-                self._cv.wait()
-        # Writers that are mid-record get a couple of GIL hand-offs (sched_yield releases it) to
-        # land their line in this sync: microseconds that save whole syncs. A lone writer has
-        # nobody in flight and syncs at once.
-        for _ in range(_MAX_YIELDS):
-            if not self._inflight:
-                break
-            os.sched_yield()
-        self._sync_written(reserved=True)
-        with self._cv:
-            if self._sync_failed(ticket):
-                raise AuditError(self._failure)
-
-    def _sync_written(self, *, reserved: bool = False) -> bool:
-        """One ``fdatasync`` covering every ticket issued so far; record the outcome for all waiters.
-
-        ``reserved``: the caller already holds a not-started slot in ``_running``. Returns whether
-        the sync succeeded.
-        """
-        with self._cv:
-            target = self._written
-            fd = self._fd
-            if reserved:
-                self._running.remove(_NOT_STARTED)
-            self._running.append(target)
-        error: OSError | None = None
-        try:
-            self._sys.fdatasync(fd)
-        except OSError as exc:
-            error = exc
-        with self._cv:
-            self._running.remove(target)
-            if error is None:
-                self._synced = max(self._synced, target)
-            else:
-                self._failed = [*self._failed[-(_MAX_FAILED_RANGES - 1) :], (self._synced, target)]
-                self._failure = (
-                    f"fdatasync of the audit trail {self.path!r} failed: {error.strerror or error}; "
-                    "the record is not durable"
-                )
-                self._broken = "fsync failed"
-            self._cv.notify_all()
-        return error is None
-
-    def _drain_and_sync_all(self) -> None:
-        """Wait for running syncs, then sync everything written so far (before a descriptor changes).
-
-        Called under the lock, so no new ticket appears meanwhile; a failure fails every caller
-        waiting on the current file.
-        """
-        if self._fd < 0:
+        if not self._dirty or self._fd < 0:
             return
-        with self._cv:
-            while self._running:
-                self._cv.wait()
-            if self._synced >= self._written:
-                return
-        if not self._sync_written():
-            raise AuditError(self._failure)
-
-    def _sync_now(self) -> None:
-        """Sync the active file in the locked section (file starts, retention lines)."""
+        covered, self._pending = self._pending, []
         try:
             self._sys.fdatasync(self._fd)
         except OSError as exc:
             self._broken = "fsync failed"
-            raise AuditError(f"fdatasync of the audit trail {self.path!r} failed: {exc.strerror}") from exc
+            message = (
+                f"fdatasync of the audit trail {self.path!r} failed: {exc.strerror or exc}; "
+                "the record is not durable"
+            )
+            for waiter in covered:
+                waiter.error = AuditError(message)
+            raise AuditError(message) from exc
+        self._dirty = False
+        for waiter in covered:
+            waiter.durable = True
+
+
+def _copy_error(exc: Exception) -> AuditError:
+    """A fresh exception per waiter (one instance raised in several threads would share a traceback)."""
+    text = str(exc) if isinstance(exc, AuditError) else f"the audit record was not stored: {exc!r}"
+    error = AuditError(text)
+    error.__cause__ = exc
+    return error
