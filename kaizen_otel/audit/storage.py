@@ -307,72 +307,60 @@ class DurableLog:
     # ----------------------------------------------------------------------------- the commit queue
 
     def _reset_queue(self) -> None:
-        self._mutex = threading.Lock()  # guards _queue and _leading only; never held across I/O
-        self._queue: list[_Waiter] = []
-        self._leading = False
+        self._mutex = threading.Lock()  # guards the three below; never held across I/O
+        self._queue: list[_Waiter] = []  # callers waiting for a leader
+        self._leading = False  # a caller holds the lead
+        self._batch: list[_Waiter] = []  # what the leader is committing
 
     def _commit_queued(self, action: Callable[[], list[Appended]]) -> list[Appended]:
         """Queue ``action`` (it writes lines); return what it appended once that is durable.
 
-        The first caller to find no leader leads; the others sleep until a leader has synced their
-        lines or hands them the lead.
+        The first caller to find no leader leads: it commits everything queued by then. The others
+        sleep until a leader has synced their lines, or hands them the lead.
         """
         waiter = _Waiter(action)
-        with self._mutex:
-            self._queue.append(waiter)
-            lead = not self._leading
-            self._leading = True
-        if not lead:
-            try:
+        try:
+            with self._mutex:
+                self._queue.append(waiter)
+                if not self._leading:
+                    self._leading = waiter.lead = True
+            if not waiter.lead:
                 waiter.sleep()
-            except BaseException:  # e.g. KeyboardInterrupt in the main thread: leave the queue cleanly
-                self._abandon(waiter)
-                raise
-            lead = waiter.lead
-        if lead:
-            self._lead(waiter)
+            if waiter.lead:
+                with self._mutex:
+                    self._batch, self._queue = self._queue, []
+                self._commit(self._batch)
+        finally:
+            # A leader always passes the lead on, and so does a caller interrupted (say by
+            # KeyboardInterrupt) at any point: a lead that nobody holds would hang every later call.
+            if waiter.lead or (waiter.error is None and not waiter.durable):
+                self._release(waiter)
         if waiter.error is not None:
             raise waiter.error
         return waiter.appended
 
-    def _abandon(self, waiter: _Waiter) -> None:
-        """Take an interrupted caller out of the queue, passing on the lead if it was handed one."""
+    def _release(self, own: _Waiter) -> None:
+        """Leave the queue; if leading, wake the callers committed and hand the lead on."""
         following = None
         with self._mutex:
-            if waiter in self._queue:
-                self._queue.remove(waiter)
-            if waiter.lead:
+            if own in self._queue:
+                self._queue.remove(own)
+            if own.lead:
+                batch, self._batch = self._batch, []
                 following = self._queue[0] if self._queue else None
                 if following is None:
                     self._leading = False
                 else:
                     following.lead = True
+            else:
+                batch = []
         if following is not None:
             following.wake()
-
-    def _lead(self, own: _Waiter) -> None:
-        """Commit everything queued, wake the callers covered, hand the lead to the next in line."""
-        batch: list[_Waiter] = []
-        try:
-            with self._mutex:
-                batch, self._queue = self._queue, []
-            self._commit(batch)
-        finally:
-            with self._mutex:
-                following = self._queue[0] if self._queue else None
-                if following is None:
-                    self._leading = False
-                else:
-                    following.lead = True
-            if following is not None:
-                following.wake()
-            for waiter in batch:
-                if not waiter.durable and waiter.error is None:
-                    waiter.error = AuditError(
-                        f"the audit trail {self.path!r} stopped before the record was stored"
-                    )
-                if waiter is not own:
-                    waiter.wake()
+        for waiter in batch:
+            if not waiter.durable and waiter.error is None:
+                waiter.error = AuditError(f"the audit trail {self.path!r} stopped before storing the record")
+            if waiter is not own:
+                waiter.wake()
 
     def _commit(self, batch: list[_Waiter]) -> None:
         """Write every waiter's lines holding the cross-process lock once, then one ``fdatasync``.

@@ -7,12 +7,16 @@ import errno
 import hashlib
 import json
 import os
+import random
+import signal
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
-from kaizen_otel.audit import AuditTrail, verify_trail
+from kaizen_otel.audit import AuditTrail, chain, verify_trail
+from kaizen_otel.audit.entry import AuditEntry
 from kaizen_otel.audit.files import TrailLayout
 from kaizen_otel.audit.storage import DurableLog, StorageOptions, SysCalls
 from kaizen_otel.exceptions import AuditError
@@ -27,9 +31,11 @@ class Faulty(SysCalls):
         self.short_write = False
         self.syncs = 0
         self.sync_delay = 0.0
+        self.syncing = threading.Event()
 
     def fdatasync(self, fd: int) -> None:
         self.syncs += 1
+        self.syncing.set()
         if self.sync_delay:
             time.sleep(self.sync_delay)
         if self.fail_sync:
@@ -249,3 +255,127 @@ def test_values_json_would_rewrite_differently_still_verify(trail: AuditTrail) -
     trail.record("a", "x", {"by_code": {10: "ten", 9: "nine"}, "when": dt.date(2025, 1, 2)})
     trail.close()
     assert verify_trail(trail.path, KEY).ok
+
+
+def _hammer(threads: int, per_thread: int, work: Callable[[int, int], None]) -> None:
+    """Run ``work(thread, i)`` from several threads started together."""
+    barrier = threading.Barrier(threads)
+
+    def run(thread: int) -> None:
+        barrier.wait()
+        for i in range(per_thread):
+            work(thread, i)
+
+    workers = [threading.Thread(target=run, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+
+def test_a_prepared_record_line_is_byte_for_byte_the_canonical_line() -> None:
+    """Writers serialise a record before they know its seq and prev; splicing them in changes nothing."""
+    rng = random.Random(7)
+    keys = ["action", "agent_id", "details", "kind", "metadata", "pre", "prevx", "result", "s", "seq0"]
+    keys += ["span_id", "time", "timestamp", "trace_id", "user_id", "v", "zz", "A", "_", "\u00e9"]
+    values: list[object] = [1, -2.5, None, True, 't\u00e9xt "q"', {"b": [1, {"a": 2}]}, {10: "x", 9: "y"}]
+    values += [dt.date(2025, 1, 2), b"\x00\xff", []]
+    for _ in range(2000):
+        fields = {key: rng.choice(values) for key in rng.sample(keys, rng.randrange(len(keys) + 1))}
+        prev, seq = f"{rng.getrandbits(256):064x}", rng.randrange(10**12)
+        expected = chain.encode_line({**fields, "prev": prev, "seq": seq})
+        assert chain.prepare_body(fields).line(prev, seq) == expected
+
+
+def test_a_record_that_contains_itself_fails_only_its_caller(trail: AuditTrail) -> None:
+    looped: dict[str, object] = {}
+    looped["self"] = looped
+    with pytest.raises(AuditError, match="cannot be written as JSON"):
+        trail.record("a", "x", looped)
+    assert trail.record("a", "x", {"ok": True}).seq == 1
+    trail.close()
+    assert verify_trail(trail.path, KEY).ok
+
+
+def test_a_short_write_inside_a_shared_batch_fails_only_its_own_record(trail_path: str) -> None:
+    faults = Faulty()
+    faults.sync_delay = 0.002  # writers pile up, so lines are written in shared batches
+    trail = AuditTrail(trail_path, key=KEY, seal_records=0, seal_seconds=0, syscalls=faults)
+    acknowledged: list[AuditEntry] = []
+    failed: list[str] = []
+
+    def work(thread: int, i: int) -> None:
+        if thread == 0 and i == 10:
+            faults.short_write = True
+        try:
+            acknowledged.append(trail.record("a", "x", {"thread": thread, "i": i}))
+        except AuditError as exc:
+            failed.append(str(exc))
+
+    _hammer(8, 20, work)
+    trail.close()
+    assert len(failed) == 1 and "short write" in failed[0]
+    on_disk = {(r["details"]["thread"], r["details"]["i"]) for r in records_in(trail_path)}  # type: ignore[index]
+    assert {(e.details["thread"], e.details["i"]) for e in acknowledged} == on_disk
+    assert len(on_disk) == 159
+    assert sum(1 for line in lines_of(trail_path) if line["kind"] == "recovery") == 1
+    assert verify_trail(trail_path, KEY).ok
+
+
+def test_a_failed_shared_sync_fails_every_record_it_covered_and_later_ones_succeed(trail_path: str) -> None:
+    faults = Faulty()
+    faults.sync_delay = 0.002
+    trail = AuditTrail(trail_path, key=KEY, seal_records=0, seal_seconds=0, syscalls=faults)
+    acknowledged: list[AuditEntry] = []
+    failed: list[str] = []
+
+    def work(thread: int, i: int) -> None:
+        if thread == 0 and i == 10:
+            faults.fail_sync = True
+        try:
+            acknowledged.append(trail.record("a", "x", {"thread": thread, "i": i}))
+        except AuditError as exc:
+            failed.append(str(exc))
+
+    _hammer(8, 20, work)
+    last = trail.record("a", "x", {"thread": 99, "i": 0})
+    trail.close()
+    assert failed and all("the record is not durable" in text for text in failed)
+    assert len(acknowledged) + len(failed) == 160
+    on_disk = {(r["details"]["thread"], r["details"]["i"]) for r in records_in(trail_path)}  # type: ignore[index]
+    assert {(e.details["thread"], e.details["i"]) for e in acknowledged} <= on_disk
+    assert last.seq == records_in(trail_path)[-1]["seq"]
+    assert verify_trail(trail_path, KEY).ok
+
+
+def test_a_caller_interrupted_after_being_handed_the_lead_does_not_hang_later_callers(
+    trail_path: str,
+) -> None:
+    faults = Faulty()
+    trail = AuditTrail(trail_path, seal_seconds=0, syscalls=faults)
+    faults.sync_delay = 0.5
+    faults.syncing.clear()
+    leader = threading.Thread(target=trail.record, args=("leader", "x"))
+
+    def interrupt(signum: int, frame: object) -> None:
+        leader.join()  # meanwhile the leader hands its lead to the caller asleep in the queue
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        leader.start()
+        assert faults.syncing.wait(5)
+        main = threading.main_thread().ident
+        assert main is not None
+        threading.Timer(0.1, signal.pthread_kill, args=(main, signal.SIGINT)).start()
+        with pytest.raises(KeyboardInterrupt):
+            trail.record("interrupted", "x")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    faults.sync_delay = 0.0
+    later = threading.Thread(target=trail.record, args=("later", "x"))
+    later.start()
+    later.join(10)
+    assert not later.is_alive()
+    trail.close()
+    assert [r["agent_id"] for r in records_in(trail_path)] == ["leader", "later"]
