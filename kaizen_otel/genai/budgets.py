@@ -114,7 +114,7 @@ class BudgetTracker:
 
     def add(self, run: RunBudget | None, usd: float, tokens: int) -> None:
         """Count one call's spend against its run and the process; report what it crossed."""
-        crossings: list[BudgetCrossing] = []
+        crossings: list[BudgetCrossing] | None = None  # allocated only when something is crossed
         with self._lock:  # totals feed the summaries even when no budget is set
             self.usd += usd
             self.tokens += tokens
@@ -126,15 +126,16 @@ class BudgetTracker:
                         self.last_run[run.agent_name] = run
                     run.exceeded = _crossed(run.limits, run.usd, run.tokens, sc.SCOPE_RUN, run)
                     if run.exceeded is not None:
-                        crossings.append(run.exceeded)
+                        crossings = [run.exceeded]
             if self._process_limited:
                 crossing = _crossed(self.process_limits, self.usd, self.tokens, sc.SCOPE_PROCESS, run)
                 if crossing is not None and crossing.kind not in self._reported_kinds:
                     self._reported_kinds.add(crossing.kind)
                     self.process_exceeded = self.process_exceeded or crossing
-                    crossings.append(crossing)
-        for item in crossings:
-            self._on_exceeded(item)
+                    crossings = [*(crossings or ()), crossing]
+        if crossings is not None:
+            for item in crossings:
+                self._on_exceeded(item)
 
     def remaining(self) -> list[tuple[float, dict[str, str]]]:
         """(value, attributes) of every configured budget, for the ``kaizen.budget.remaining`` gauge."""

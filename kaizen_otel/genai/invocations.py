@@ -73,6 +73,7 @@ _CLIENT = SpanKind.CLIENT
 _set_value = otel_context.set_value
 _SPAN_KEY = _SPAN_CONTEXT_KEY
 _attach = otel_context.attach
+_get_current = otel_context.get_current
 _detach = otel_context.detach
 _perf = time.perf_counter
 _now = time.time
@@ -178,9 +179,11 @@ class _Invocation(abc.ABC):
         if tracer is None:
             self.span = trace.INVALID_SPAN
             return
-        self.span = span = tracer.start_span(name, parent, kind, attributes)
+        # One read of the current context serves the span's parent and the context it is made current in.
+        context = parent if parent is not None else _get_current()
+        self.span = span = tracer.start_span(name, context, kind, attributes)
         if attach:
-            self._token = _attach(_set_value(_SPAN_KEY, span, parent))
+            self._token = _attach(_set_value(_SPAN_KEY, span, context))
 
     def _end_span(self, error: BaseException | None, error_type: str | None) -> None:
         token = self._token
@@ -376,9 +379,10 @@ class AgentInvocation(_Invocation):
         if ins is not None:
             shape = self._shape
             attrs = shape.ok if error_type is None else shape.error
-            ins.agent_runs.add(1, attrs)
-            ins.run_duration.record(seconds, attrs)
-            ins.active_runs.add(-1, shape.active)
+            context = _get_current()  # read once for the three measurements (exemplars use it)
+            ins.agent_runs.add(1, attrs, context)
+            ins.run_duration.record(seconds, attrs, context)
+            ins.active_runs.add(-1, shape.active, context)
         rt.heartbeats[name] = _now()
         rt.usage.agent_runs += 1
         post = self._post_context(error_type, seconds) if self._hooked else None
@@ -409,8 +413,9 @@ class _Iteration:
         ins = rt.instruments
         if ins is not None:
             attrs = run._shape.ok if exc is None else run._shape.error
-            ins.iterations.add(1, attrs)
-            ins.iteration_duration.record(_perf() - self._started, attrs)
+            context = _get_current()
+            ins.iterations.add(1, attrs, context)
+            ins.iteration_duration.record(_perf() - self._started, attrs, context)
         rt.heartbeats[run.name] = _now()
 
     async def __aenter__(self) -> _Iteration:
@@ -596,7 +601,11 @@ class LLMInvocation(_Invocation):
         if input_tokens is not None or output_tokens is not None:
             price = shape.price if usual or response_model is None else None
             if price is not None:
-                cost = price.cost(input_tokens or 0, output_tokens or 0, self._cached)
+                cached = self._cached
+                if cached:
+                    cost = price.cost(input_tokens or 0, output_tokens or 0, cached)
+                else:  # the usual case, without the call
+                    cost = (input_tokens or 0) * price.input + (output_tokens or 0) * price.output
             else:  # another response model, or no price (the table warns once per model)
                 cost = rt.pricing.cost(
                     provider, response_model or model, input_tokens or 0, output_tokens or 0, self._cached
@@ -629,11 +638,12 @@ class LLMInvocation(_Invocation):
         self._end_span(error, error_type)
         ins = rt.instruments
         if ins is not None:
+            context = _get_current()  # read once for the measurements below (exemplars use it)
             if usual and error_type is None:
-                ins.operation_duration.record(seconds, shape.duration)
+                ins.operation_duration.record(seconds, shape.duration, context)
             else:
                 ins.operation_duration.record(
-                    seconds, rt.op_attrs(op, provider, model, response_model, error_type)
+                    seconds, rt.op_attrs(op, provider, model, response_model, error_type), context
                 )
             if input_tokens is not None:
                 ins.token_usage.record(
@@ -641,6 +651,7 @@ class LLMInvocation(_Invocation):
                     shape.tokens_in
                     if usual
                     else rt.token_attrs(op, provider, model, response_model, sc.TOKEN_TYPE_INPUT),
+                    context,
                 )
             if output_tokens is not None:
                 ins.token_usage.record(
@@ -648,11 +659,12 @@ class LLMInvocation(_Invocation):
                     shape.tokens_out
                     if usual
                     else rt.token_attrs(op, provider, model, response_model, sc.TOKEN_TYPE_OUTPUT),
+                    context,
                 )
             if cost > 0.0:
-                ins.cost.add(cost, shape.cost)
+                ins.cost.add(cost, shape.cost, context)
             if error_type is not None:
-                ins.llm_errors.add(1, rt.error_attrs(provider, model, error_type))
+                ins.llm_errors.add(1, rt.error_attrs(provider, model, error_type), context)
         usage = rt.usage
         usage.llm_calls += 1
         if error_type is not None:
@@ -855,8 +867,9 @@ class ToolInvocation(_Invocation):
         ins = rt.instruments
         if ins is not None:
             attrs = self._shape.ok if error_type is None else self._shape.error
-            ins.tool_calls.add(1, attrs)
-            ins.tool_duration.record(seconds, attrs)
+            context = _get_current()
+            ins.tool_calls.add(1, attrs, context)
+            ins.tool_duration.record(seconds, attrs, context)
         usage = rt.usage
         usage.tool_calls += 1
         if error_type is not None:
