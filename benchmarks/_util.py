@@ -5,6 +5,9 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
@@ -30,3 +33,23 @@ def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.3f}" if abs(value) < 100 else f"{value:.1f}"
     return str(value)
+
+
+class DropSpans(SpanExporter):
+    """Accepts and discards spans: measures the pipeline, not a destination."""
+
+    def export(self, spans: Sequence[object]) -> SpanExportResult:  # type: ignore[override]
+        return SpanExportResult.SUCCESS
+
+
+class DropLogs(LogRecordExporter):
+    """Accepts and discards log records."""
+
+    def export(self, batch: Sequence[object]) -> LogRecordExportResult:  # type: ignore[override]
+        return LogRecordExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True

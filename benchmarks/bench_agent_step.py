@@ -17,15 +17,15 @@ from __future__ import annotations
 import gc
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult, SimpleLogRecordProcessor
+from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind
 
 try:
@@ -33,28 +33,13 @@ try:
 except ImportError:  # run as a script
     from _util import table  # type: ignore[no-redef]
 
+from benchmarks._util import DropLogs, DropSpans
 from kaizen_otel._internal.settings import resolve
 from kaizen_otel.genai import agent_run, configure_genai, llm_call, reset_genai, tool_call
 from kaizen_otel.genai import semconv as sc
 
 STEPS = 500
 ROUNDS = 31
-
-
-class _DropSpans(SpanExporter):
-    def export(self, spans: Sequence[object]) -> SpanExportResult:  # type: ignore[override]
-        return SpanExportResult.SUCCESS
-
-
-class _DropLogs(LogRecordExporter):
-    def export(self, batch: Sequence[object]) -> LogRecordExportResult:  # type: ignore[override]
-        return LogRecordExportResult.SUCCESS
-
-    def shutdown(self) -> None:
-        return None
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
 
 
 def _work() -> int:
@@ -211,10 +196,10 @@ def _time(fn: Callable[[], None], steps: int) -> float:
 
 def _providers() -> tuple[TracerProvider, MeterProvider, LoggerProvider]:
     tp = TracerProvider()
-    tp.add_span_processor(SimpleSpanProcessor(_DropSpans()))
+    tp.add_span_processor(SimpleSpanProcessor(DropSpans()))
     mp = MeterProvider(metric_readers=[InMemoryMetricReader()])
     lp = LoggerProvider()
-    lp.add_log_record_processor(SimpleLogRecordProcessor(_DropLogs()))
+    lp.add_log_record_processor(SimpleLogRecordProcessor(DropLogs()))
     return tp, mp, lp
 
 

@@ -24,17 +24,17 @@ import gc
 import logging
 import statistics
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from opentelemetry._logs import SeverityNumber
 from opentelemetry._logs import _internal as logs_internal
 from opentelemetry.instrumentation.logging.handler import LoggingHandler
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.util.types import AnyValue
 
 try:
@@ -42,6 +42,7 @@ try:
 except ImportError:  # run as a script
     from _util import table  # type: ignore[no-redef]
 
+from benchmarks._util import DropLogs, DropSpans
 from kaizen_otel._internal.log_bridge import KaizenLoggingHandler
 from kaizen_otel.logging import StructuredLogger, reset_logging, set_level
 from kaizen_otel.redaction import RedactingLogRecordProcessor, RedactingSpanProcessor, Redactor
@@ -73,27 +74,11 @@ LOG_ATTRIBUTES: dict[str, AnyValue] = {
 }
 
 
-class _DropSpans(SpanExporter):
-    def export(self, spans: Sequence[object]) -> SpanExportResult:  # type: ignore[override]
-        return SpanExportResult.SUCCESS
-
-
-class _DropLogs(LogRecordExporter):
-    def export(self, batch: Sequence[object]) -> LogRecordExportResult:  # type: ignore[override]
-        return LogRecordExportResult.SUCCESS
-
-    def shutdown(self) -> None:
-        return None
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
-
-
 def _logger_provider(redactor: Redactor | None = None) -> LoggerProvider:
     provider = LoggerProvider(shutdown_on_exit=False)
     if redactor is not None:
         provider.add_log_record_processor(RedactingLogRecordProcessor(redactor))
-    provider.add_log_record_processor(BatchLogRecordProcessor(_DropLogs(), max_queue_size=4096))
+    provider.add_log_record_processor(BatchLogRecordProcessor(DropLogs(), max_queue_size=4096))
     return provider
 
 
@@ -101,7 +86,7 @@ def _tracer_provider(redactor: Redactor | None = None) -> TracerProvider:
     provider = TracerProvider(shutdown_on_exit=False)
     if redactor is not None:
         provider.add_span_processor(RedactingSpanProcessor(redactor))
-    provider.add_span_processor(BatchSpanProcessor(_DropSpans(), max_queue_size=4096))
+    provider.add_span_processor(BatchSpanProcessor(DropSpans(), max_queue_size=4096))
     return provider
 
 

@@ -4,8 +4,8 @@ The SDK logs "Queue full, dropping" once and otherwise loses data silently. Coun
 exporter and at the batch queue, lets an alert see telemetry loss (``kaizen_telemetry_*_total``
 on ``/metrics``) and lets ``/readyz`` report an exporter that keeps failing.
 
-Counting costs one integer add per exported batch and one ``len()`` of the queue per ended span or
-emitted log record; nothing is allocated on the hot path.
+Counting costs one integer add per exported batch and nothing per span or log record: drops are
+counted where the SDK itself discards an item.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
-from opentelemetry.sdk._logs import ReadableLogRecord, ReadWriteLogRecord
+from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import (
     BatchLogRecordProcessor,
     LogRecordExporter,
@@ -218,38 +218,54 @@ class CountingMetricExporter(MetricExporter):
         self._inner.shutdown(timeout_millis=timeout_millis, **kwargs)
 
 
-def _queue_is_full(processor: Any) -> bool:
+class _DropCountingMetrics:
+    """Sits where the SDK's batch processor reports its own drops (``drop_items``).
+
+    The SDK calls ``drop_items`` exactly where it discards an item (queue full, or emitted after
+    shutdown), so counting there is exact; predicting a drop from the queue length before handing
+    the item over would race with the export thread. The SDK's own internal metrics (off unless
+    ``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED``) still receive every call.
+    """
+
+    def __init__(self, inner: Any, stats: TelemetryStats, signal: str) -> None:
+        self._inner = inner
+        self._stats = stats
+        self._signal = signal
+
+    def register_queue_size(self, get_queue_size: Any) -> None:
+        self._inner.register_queue_size(get_queue_size)
+
+    def drop_items(self, count: int, error_type: str = "queue_full") -> None:
+        self._stats.record_drop(self._signal, count)
+        self._inner.drop_items(count, error_type)
+
+    def finish_items(self, count: int) -> None:
+        self._inner.finish_items(count)
+
+
+def _count_drops(processor: Any, stats: TelemetryStats, signal: str) -> None:
     batch = getattr(processor, "_batch_processor", None)
-    queue = getattr(batch, "_queue", None)
-    if queue is None:
-        return False
-    return len(queue) >= batch._max_queue_size  # type: ignore[union-attr]
+    inner = getattr(batch, "_metrics", None)
+    if inner is None:
+        _log.warning("this OpenTelemetry SDK hides its batch queue; dropped %s are not counted", signal)
+        return
+    batch._metrics = _DropCountingMetrics(inner, stats, signal)  # type: ignore[union-attr]
 
 
 class CountingBatchSpanProcessor(BatchSpanProcessor):
-    """The SDK's batch processor, counting the spans it drops because its queue is full."""
+    """The SDK's batch processor, counting the spans it drops (queue full, after shutdown)."""
 
     def __init__(self, exporter: SpanExporter, stats: TelemetryStats, **kwargs: Any) -> None:
         super().__init__(exporter, **kwargs)
-        self._stats = stats
-
-    def on_end(self, span: ReadableSpan) -> None:
-        if span.context is not None and span.context.trace_flags.sampled and _queue_is_full(self):
-            self._stats.record_drop("traces")
-        super().on_end(span)
+        _count_drops(self, stats, "traces")
 
 
 class CountingBatchLogRecordProcessor(BatchLogRecordProcessor):
-    """The SDK's batch processor, counting the records it drops because its queue is full."""
+    """The SDK's batch processor, counting the log records it drops (queue full, after shutdown)."""
 
     def __init__(self, exporter: LogRecordExporter, stats: TelemetryStats, **kwargs: Any) -> None:
         super().__init__(exporter, **kwargs)
-        self._stats = stats
-
-    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
-        if _queue_is_full(self):
-            self._stats.record_drop("logs")
-        super().on_emit(log_record)
+        _count_drops(self, stats, "logs")
 
 
 __all__ = [

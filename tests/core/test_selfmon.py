@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 
 import pytest
@@ -68,18 +69,44 @@ def test_a_failing_or_raising_exporter_is_counted_and_marks_the_signal_failing()
         provider.shutdown()
 
 
-def test_spans_dropped_by_a_full_queue_are_counted() -> None:
-    stats, sink = TelemetryStats(), _Collecting()
+class _Blocking(SpanExporter):
+    """Holds the export thread inside its first export until released."""
+
+    def __init__(self) -> None:
+        self.entered, self.release, self.count = threading.Event(), threading.Event(), 0
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.entered.set()
+        self.release.wait(10)
+        self.count += len(spans)
+        return SpanExportResult.SUCCESS
+
+
+def test_spans_dropped_by_a_full_queue_are_counted_exactly() -> None:
+    stats, sink = TelemetryStats(), _Blocking()
     provider = _provider(
         sink, stats, max_queue_size=10, max_export_batch_size=10, schedule_delay_millis=60_000
     )
     tracer = provider.get_tracer("t")
-    for _ in range(25):
+    for _ in range(10):  # a full batch wakes the export thread, which then blocks in export
         tracer.start_span("s").end()
+    assert sink.entered.wait(10)
+    for _ in range(15):  # the queue holds 10 of these; 5 are dropped
+        tracer.start_span("s").end()
+    sink.release.set()
     provider.force_flush()
-    assert stats.signals["traces"].dropped + sink.count == 25
-    assert stats.signals["traces"].dropped >= 5
+    assert stats.signals["traces"].dropped == 5
+    assert sink.count == 20
     provider.shutdown()
+
+
+def test_spans_ended_after_shutdown_count_as_dropped() -> None:
+    stats, sink = TelemetryStats(), _Collecting()
+    provider = _provider(sink, stats)
+    span = provider.get_tracer("t").start_span("late")
+    provider.shutdown()
+    span.end()
+    assert stats.signals["traces"].dropped == 1
 
 
 def test_the_counters_are_exposed_as_metrics() -> None:
