@@ -1,6 +1,11 @@
 """Import + configure time and RSS: kaizen_otel.configure() against the bare OTel SDK set up with
 the same exporters (Prometheus reader + HTTP server, batch log processor to the console, a
-TracerProvider), each in a fresh interpreter, alternating, several runs; medians and ratios.
+TracerProvider), each in a fresh interpreter, several rounds; medians, ratios and their spread.
+
+Fairness: both sides run with cached bytecode (the SDK's was written when it was installed; ours is
+written by the warm-up run even when ``PYTHONDONTWRITEBYTECODE`` is set, which would otherwise
+recompile every edited module on every run), and the order inside a round alternates, so neither
+side always runs right after the other's page-cache and CPU-frequency effects.
 """
 
 from __future__ import annotations
@@ -10,15 +15,15 @@ import os
 import subprocess
 import sys
 
-from benchmarks._util import median, table
+from benchmarks._util import median, percentile, table
 
 _MEASURE = """
 import json, resource, time
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 {body}
-elapsed = time.perf_counter() - t0
+elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
 rss_kb = int(next(l for l in open('/proc/self/status') if l.startswith('VmRSS')).split()[1])
-print(json.dumps({{"seconds": elapsed, "rss_mb": rss_kb / 1024}}))
+print(json.dumps({{"seconds": elapsed, "cpu_seconds": cpu, "rss_mb": rss_kb / 1024}}))
 """
 
 BARE_SDK = """
@@ -50,7 +55,11 @@ NOTHING = "pass"
 
 
 def _run(body: str) -> dict[str, float]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "KAIZEN_OTEL_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OTEL_", "KAIZEN_OTEL_")) and k != "PYTHONDONTWRITEBYTECODE"
+    }
     out = subprocess.run(
         [sys.executable, "-c", _MEASURE.format(body=body)],
         env=env,
@@ -62,32 +71,57 @@ def _run(body: str) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def main(runs: int = 7) -> dict[str, object]:
+def main(runs: int = 15) -> dict[str, object]:
     samples: dict[str, list[dict[str, float]]] = {"python only": [], "bare SDK": [], "kaizen_otel": []}
-    _run(KAIZEN)  # warm the file cache and bytecode
-    for _ in range(runs):
+    _run(KAIZEN)  # warm the file cache and write our bytecode
+    _run(BARE_SDK)
+    for round_ in range(runs):
         samples["python only"].append(_run(NOTHING))
-        samples["bare SDK"].append(_run(BARE_SDK))
-        samples["kaizen_otel"].append(_run(KAIZEN))
+        pair = [("bare SDK", BARE_SDK), ("kaizen_otel", KAIZEN)]
+        for name, body in pair if round_ % 2 == 0 else reversed(pair):
+            samples[name].append(_run(body))
     result = {
         name: {
             "ms": median([s["seconds"] for s in runs_]) * 1000,
+            "cpu_ms": median([s["cpu_seconds"] for s in runs_]) * 1000,
             "rss_mb": median([s["rss_mb"] for s in runs_]),
         }
         for name, runs_ in samples.items()
     }
     bare, ours = result["bare SDK"], result["kaizen_otel"]
-    ratios = {"time": ours["ms"] / bare["ms"], "rss": ours["rss_mb"] / bare["rss_mb"]}
+    ratios = {
+        "time": ours["ms"] / bare["ms"],
+        "cpu": ours["cpu_ms"] / bare["cpu_ms"],
+        "rss": ours["rss_mb"] / bare["rss_mb"],
+    }
+    # The ratio within each round (same moment, same machine load), to show the spread.
+    per_round = sorted(
+        k["seconds"] / b["seconds"] for b, k in zip(samples["bare SDK"], samples["kaizen_otel"], strict=True)
+    )
+    spread = {
+        "time_ratio_p25": percentile(per_round, 25),
+        "time_ratio_median": median(per_round),
+        "time_ratio_p75": percentile(per_round, 75),
+        "time_ratio_min": per_round[0],
+        "time_ratio_max": per_round[-1],
+    }
     print(
         table(
-            ["setup", "import+configure ms", "RSS MB"], [[n, r["ms"], r["rss_mb"]] for n, r in result.items()]
+            ["setup", "import+configure ms", "CPU ms", "RSS MB"],
+            [[n, r["ms"], r["cpu_ms"], r["rss_mb"]] for n, r in result.items()],
         )
     )
     print(
-        f"kaizen_otel / bare SDK: time {ratios['time']:.2f}x, RSS {ratios['rss']:.2f}x "
-        f"(aim <= 1.1x; median of {runs} runs each, fresh interpreters, alternating)"
+        f"kaizen_otel / bare SDK: time {ratios['time']:.2f}x, CPU {ratios['cpu']:.2f}x, "
+        f"RSS {ratios['rss']:.2f}x "
+        f"(aim <= 1.1x; medians of {runs} rounds, fresh interpreters, order alternating)"
     )
-    return {"medians": result, "ratios": ratios, "runs": runs}
+    print(
+        f"time ratio within a round: median {spread['time_ratio_median']:.2f}x, "
+        f"middle half {spread['time_ratio_p25']:.2f}-{spread['time_ratio_p75']:.2f}x, "
+        f"all {spread['time_ratio_min']:.2f}-{spread['time_ratio_max']:.2f}x"
+    )
+    return {"medians": result, "ratios": ratios, "spread": spread, "runs": runs}
 
 
 if __name__ == "__main__":
