@@ -12,6 +12,7 @@ import errno
 import gzip
 import json
 import logging
+import socketserver
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -81,6 +82,17 @@ class _TelemetryHTTPServer(ThreadingHTTPServer):
         self.registry = registry
         self.readiness = readiness
         super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        """Bind without ``HTTPServer``'s reverse DNS lookup of the host (``socket.getfqdn``).
+
+        Nothing here uses ``server_name``, and that lookup costs milliseconds at every startup
+        (seconds where DNS is slow or unreachable).
+        """
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
 
 
 class TelemetryServer:

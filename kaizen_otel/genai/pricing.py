@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 from kaizen_otel.exceptions import KaizenConfigError
@@ -162,8 +162,7 @@ def load_pricing(path: str | None = None) -> Pricing:
     A file that cannot be read or does not have the table's shape raises
     :class:`~kaizen_otel.exceptions.KaizenConfigError` naming ``pricing_file``.
     """
-    shipped_text = resources.files("kaizen_otel.genai").joinpath("pricing.json").read_text("utf-8")
-    shipped = _parse(json.loads(shipped_text), "the shipped pricing.json")
+    shipped = _parse(json.loads(_shipped_text()), "the shipped pricing.json")
     if path is None:
         return Pricing(shipped[0], taken=shipped[1], source=shipped[2])
     try:
@@ -177,6 +176,21 @@ def load_pricing(path: str | None = None) -> Pricing:
         merged.setdefault(provider, {}).update(table)
     taken = f"{shipped[1]}; {path}: {override[1] or 'undated'}"
     return Pricing(merged, taken=taken, source=f"{shipped[2]} Overridden by {path}.")
+
+
+def _shipped_text() -> str:
+    """The shipped ``pricing.json``: a plain read beside this module, the usual installed case.
+
+    ``importlib.resources`` (which also reads from zip imports) is the fallback only: importing it
+    costs a few milliseconds of every ``configure()``.
+    """
+    try:
+        with open(os.path.join(os.path.dirname(__file__), "pricing.json"), encoding="utf-8") as handle:
+            return handle.read()
+    except OSError:
+        from importlib import resources
+
+        return resources.files("kaizen_otel.genai").joinpath("pricing.json").read_text("utf-8")
 
 
 def _parse(document: Any, where: str) -> tuple[dict[str, dict[str, ModelPrice]], str, str]:
