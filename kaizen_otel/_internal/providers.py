@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
@@ -79,19 +78,19 @@ _OTLP_MODULES = {
 }
 
 
-@dataclass
 class Pipeline:
     """What was built for one configuration; nothing here is global yet."""
 
-    settings: Settings
-    resource: Resource
-    stats: TelemetryStats
-    tracer_provider: TracerProvider | None = None
-    meter_provider: MeterProvider | None = None
-    logger_provider: LoggerProvider | None = None
-    server: TelemetryServer | None = None
-    prometheus_reader: PrometheusMetricReader | None = None
-    problems: list[str] = field(default_factory=list)
+    def __init__(self, settings: Settings, resource: Resource, stats: TelemetryStats) -> None:
+        self.settings = settings
+        self.resource = resource
+        self.stats = stats
+        self.tracer_provider: TracerProvider | None = None
+        self.meter_provider: MeterProvider | None = None
+        self.logger_provider: LoggerProvider | None = None
+        self.server: TelemetryServer | None = None
+        self.prometheus_reader: PrometheusMetricReader | None = None
+        self.problems: list[str] = []
 
     def force_flush(self, timeout_millis: int = 10_000) -> bool:
         ok = True

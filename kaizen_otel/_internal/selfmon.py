@@ -14,7 +14,6 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
@@ -34,29 +33,41 @@ SIGNALS = ("traces", "metrics", "logs")
 OVERFLOW_ATTRIBUTE = "otel.metric.overflow"
 
 
-@dataclass
 class SignalStats:
     """Counters for one signal. Written under the GIL by few threads; read by metric callbacks."""
 
-    exported: int = 0
-    failed: int = 0
-    dropped: int = 0
-    last_success: float = 0.0
-    last_failure: float = 0.0
+    __slots__ = ("dropped", "exported", "failed", "last_failure", "last_success")
+
+    def __init__(self) -> None:
+        self.exported = 0
+        self.failed = 0
+        self.dropped = 0
+        self.last_success = 0.0
+        self.last_failure = 0.0
 
     @property
     def failing(self) -> bool:
         """True while the most recent export attempt failed."""
         return self.last_failure > self.last_success
 
+    def __repr__(self) -> str:
+        return (
+            f"SignalStats(exported={self.exported}, failed={self.failed}, dropped={self.dropped}, "
+            f"last_success={self.last_success}, last_failure={self.last_failure})"
+        )
 
-@dataclass
+
 class TelemetryStats:
-    """Self-monitoring state of one configured pipeline."""
+    """Self-monitoring state of one configured pipeline.
 
-    signals: dict[str, SignalStats] = field(default_factory=lambda: {s: SignalStats() for s in SIGNALS})
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    overflowed: set[str] = field(default_factory=set)
+    Plain classes rather than dataclasses here and in ``providers.Pipeline``: these modules are
+    imported by every ``configure()``, and a dataclass compiles its generated methods at import.
+    """
+
+    def __init__(self) -> None:
+        self.signals: dict[str, SignalStats] = {s: SignalStats() for s in SIGNALS}
+        self._lock = threading.Lock()
+        self.overflowed: set[str] = set()
 
     def record_export(self, signal: str, count: int, ok: bool) -> None:
         stats = self.signals[signal]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from kaizen_otel.exceptions import BudgetExceededError
 from kaizen_otel.genai import semconv as sc
@@ -32,9 +33,12 @@ class BudgetLimits:
         return self.usd is not None or self.tokens is not None
 
 
-@dataclass(frozen=True)
-class BudgetCrossing:
-    """One budget crossed: what the report (log, audit, metric) says."""
+class BudgetCrossing(NamedTuple):
+    """One budget crossed: what the report (log, audit, metric) says.
+
+    A named tuple (immutable, compared by value) rather than a frozen dataclass, whose generated
+    methods would be compiled at every ``configure()``.
+    """
 
     scope: str  # "run" | "process"
     kind: str  # "usd" | "tokens"

@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
@@ -140,8 +140,9 @@ class BaseHook:
         """Release what the hook holds; called by :meth:`HookManager.shutdown`."""
 
 
-@dataclass(frozen=True)
-class _Entry:
+class _Entry(NamedTuple):
+    """One registered hook and how to call it (a named tuple: cheaper to define than a dataclass)."""
+
     hook: object
     sync: Callable[[HookContext], Any] | None
     async_: Callable[[HookContext], Any] | None
