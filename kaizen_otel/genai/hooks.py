@@ -352,6 +352,16 @@ def get_hook_manager() -> HookManager:
     return _DEFAULT
 
 
+def _hand_over_default_manager() -> None:
+    """Give the runtime the default manager: it does not import this module, to keep startup light."""
+    from kaizen_otel.genai import runtime
+
+    runtime.use_hook_manager(_DEFAULT)
+
+
+_hand_over_default_manager()
+
+
 def _runtime() -> Runtime | None:
     from kaizen_otel.genai import runtime
 

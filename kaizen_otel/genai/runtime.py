@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import _logs, metrics, trace
 from opentelemetry._logs import Logger, LoggerProvider, SeverityNumber
@@ -28,10 +28,12 @@ from opentelemetry.trace import Tracer, TracerProvider
 from kaizen_otel._internal.settings import Settings, resolve
 from kaizen_otel.genai import semconv as sc
 from kaizen_otel.genai.budgets import BudgetCrossing, BudgetLimits, BudgetTracker
-from kaizen_otel.genai.hooks import HookContext, HookManager, get_hook_manager
 from kaizen_otel.genai.instruments import Instruments, register_state_gauges
 from kaizen_otel.genai.pricing import Pricing, load_pricing
 from kaizen_otel.genai.shapes import AgentShape, LLMShape, ToolShape
+
+if TYPE_CHECKING:
+    from kaizen_otel.genai.hooks import HookContext, HookManager
 
 __all__ = ["Runtime", "configure_genai", "current", "reset_genai", "usage_summary"]
 
@@ -108,7 +110,7 @@ class Runtime:
             enforce=settings.budget_enforce,
             on_exceeded=self._report_crossing,
         )
-        self.hooks = hooks if hooks is not None else get_hook_manager()
+        self.hooks: HookManager | _NoHooks = hooks if hooks is not None else _hook_manager
         self.audit = audit
         self.heartbeats: dict[str, float] = {}
         self.usage = Usage()
@@ -351,7 +353,38 @@ _blocked: tuple[Any, Any] | None = None  # providers a reset/disable turned the 
 _trace_module = trace
 _metrics_internal = metrics._internal
 _logs_internal = _logs._internal
-_hook_manager = get_hook_manager()
+
+
+class _NoHooks:
+    """The hook manager's stand-in until ``hooks`` is imported: no hook can be registered before.
+
+    ``configure()`` does not import the hook machinery (its dataclasses and built-in hooks cost
+    ~2 ms at import); ``hooks`` hands its manager over through :func:`use_hook_manager`.
+    """
+
+    active = False
+
+    def trigger_sync(self, event: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        return []
+
+    async def trigger(self, event: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        return []
+
+    def shutdown(self) -> None:
+        return None
+
+
+_hook_manager: HookManager | _NoHooks = _NoHooks()
+
+
+def use_hook_manager(manager: HookManager) -> None:
+    """Fire hook events on ``manager`` from now on (called once, when ``hooks`` is imported)."""
+    global _hook_manager
+    with _lock:
+        _hook_manager = manager
+        runtime = _runtime
+        if runtime is not None and isinstance(runtime.hooks, _NoHooks):
+            runtime.hooks = manager
 
 
 def _global_providers() -> tuple[Any, Any, Any]:
