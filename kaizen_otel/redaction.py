@@ -121,6 +121,28 @@ _TOKEN_QUALIFIERS = frozenset(
 
 _WORD_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 
+
+class _LazyPattern:
+    """A regular expression compiled on first use.
+
+    Most value patterns run only after a cheap substring test finds a candidate, and compiling all
+    of them (Python's regex compiler is written in Python) cost ~1 ms of every ``configure()``.
+    The first string that needs one pays for it once.
+    """
+
+    __slots__ = ("_compiled", "_source")
+
+    def __init__(self, source: str) -> None:
+        self._source = source
+        self._compiled: re.Pattern[str] | None = None
+
+    def get(self) -> re.Pattern[str]:
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compiled = re.compile(self._source)
+        return compiled
+
+
 # --- value patterns ---------------------------------------------------------------------------
 # Python's regex engine tries every alternative at every position, so one big alternation costs
 # ~13 us on a 100-character clean string. Instead each kind has its own pattern that starts with a
@@ -128,18 +150,18 @@ _WORD_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 # substring test says it could match: a clean string costs ~2 us. Shape checks that a regex cannot
 # express cheaply (card checksum, word boundaries, key formats) run in the replacement function,
 # i.e. only on candidates.
-_PRIVATE_KEY_RE = re.compile(
+_PRIVATE_KEY_RE = _LazyPattern(
     r"-----BEGIN[ A-Z0-9]*PRIVATE KEY-----(?s:.*?)(?:-----END[ A-Z0-9]*PRIVATE KEY-----|\Z)"
 )
-_JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
-_URL_PASSWORD_RE = re.compile(r"(://[^\s/:@]+:)([^\s/@]+)@")
-_BEARER_RE = re.compile(r"(bearer\s+)((?=[A-Za-z0-9\-._~+/]*[0-9])[A-Za-z0-9\-._~+/]{12,}=*)")
-_API_KEY_RE = re.compile(
+_JWT_RE = _LazyPattern(r"eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+_URL_PASSWORD_RE = _LazyPattern(r"(://[^\s/:@]+:)([^\s/@]+)@")
+_BEARER_RE = _LazyPattern(r"(bearer\s+)((?=[A-Za-z0-9\-._~+/]*[0-9])[A-Za-z0-9\-._~+/]{12,}=*)")
+_API_KEY_RE = _LazyPattern(
     r"(?:sk-|sk_live_|sk_test_|rk_live_|rk_test_|AKIA|ASIA|gh[pousr]_|github_pat_|glpat-"
     r"|xox[abprs]-|AIza|hf_)[A-Za-z0-9_-]+"
 )
 #: The full shape of each key format, checked on candidates of ``_API_KEY_RE``.
-_API_KEY_SHAPE_RE = re.compile(
+_API_KEY_SHAPE_RE = _LazyPattern(
     r"sk-(?:proj|ant|svcacct|admin)-[A-Za-z0-9_-]{20,}"
     r"|sk-(?=[A-Za-z0-9_-]*[0-9])(?=[A-Za-z0-9_-]*[A-Z])[A-Za-z0-9_-]{20,}"
     r"|[sr]k_(?:live|test)_[A-Za-z0-9]{16,}"
@@ -153,16 +175,18 @@ _API_KEY_SHAPE_RE = re.compile(
 )
 _API_KEY_TRIGGER_RE = re.compile(r"sk-|sk_|rk_|AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox|AIza|hf_")
 #: ``password=...``, ``"api_key": "..."``, ``token: ...`` inside free text; matched on lower-case text.
-_SECRET_KV_RE = re.compile(
+_SECRET_KV_RE = _LazyPattern(
     r"(password|passwd|passphrase|pwd|client[_-]?secret|secret|api[_-]?key|apikey|access[_-]?key"
     r"|private[_-]?key|(?:access|refresh|auth|id|session|bearer|csrf|api)[_-]?token|token)"
     r"([\"']?\s*[:=]\s*[\"']?)([^\s&\"',;}]+)"
 )
 _CARD_RE = re.compile(r"[0-9][0-9 -]{11,22}[0-9]")
-_CARD_STRICT_RE = re.compile(r"(?<![0-9])(?:[0-9][ -]?){12,18}[0-9](?![0-9])")
-_EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_CARD_STRICT_RE = _LazyPattern(r"(?<![0-9])(?:[0-9][ -]?){12,18}[0-9](?![0-9])")
+_EMAIL_RE = _LazyPattern(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 #: Issuer prefixes of payment cards (Visa, Mastercard, Amex, Diners, Discover, JCB, UnionPay).
-_CARD_PREFIX_RE = re.compile(r"4|5[1-5]|2(?:2[2-9]|[3-6][0-9]|7[01]|720)|3[47]|3[068]|35|6(?:011|5|4[4-9]|2)")
+_CARD_PREFIX_RE = _LazyPattern(
+    r"4|5[1-5]|2(?:2[2-9]|[3-6][0-9]|7[01]|720)|3[47]|3[068]|35|6(?:011|5|4[4-9]|2)"
+)
 _WORDISH = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
@@ -175,7 +199,7 @@ def _isolated(text: str, start: int, end: int, extra: str = "") -> bool:
 
 def _card_ok(candidate: str) -> bool:
     digits = candidate.replace(" ", "").replace("-", "")
-    return 13 <= len(digits) <= 19 and _CARD_PREFIX_RE.match(digits) is not None and _luhn_ok(digits)
+    return 13 <= len(digits) <= 19 and _CARD_PREFIX_RE.get().match(digits) is not None and _luhn_ok(digits)
 
 
 def _scrub_cards(text: str) -> str:
@@ -185,7 +209,7 @@ def _scrub_cards(text: str) -> str:
         start, end = match.span()
         if not _isolated(text, start, end):
             continue
-        for inner in _CARD_STRICT_RE.finditer(match.group(0)):
+        for inner in _CARD_STRICT_RE.get().finditer(match.group(0)):
             if _card_ok(inner.group(0)):
                 pieces.append(text[last : start + inner.start()])
                 pieces.append("[REDACTED:card]")
@@ -199,7 +223,7 @@ def _scrub_cards(text: str) -> str:
 def _replace_api_key(match: re.Match[str]) -> str:
     text = match.string
     start, end = match.span()
-    if not _isolated(text, start, end, "-") or _API_KEY_SHAPE_RE.fullmatch(match.group(0)) is None:
+    if not _isolated(text, start, end, "-") or _API_KEY_SHAPE_RE.get().fullmatch(match.group(0)) is None:
         return match.group(0)
     return "[REDACTED:api_key]"
 
@@ -240,10 +264,11 @@ def _scrub_secret_kv(text: str, lower: str) -> str:
 
 def _kv_at(text: str, lower: str, hit: int, values: dict[int, int]) -> None:
     """Record the value span of a key=value pair whose key contains position ``hit``, if any."""
+    pattern = _SECRET_KV_RE.get()
     for start in range(max(0, hit - _KV_LOOKBACK), hit + 1):
         if start and lower[start - 1].isalnum():
             continue
-        match = _SECRET_KV_RE.match(lower, start)
+        match = pattern.match(lower, start)
         if match is None or not match.start(1) <= hit < match.end(1):
             continue
         value_start, value_end = match.span(3)
@@ -259,7 +284,7 @@ def _scrub_bearer(text: str) -> str:
         return text
     pieces: list[str] = []
     last = 0
-    for match in _BEARER_RE.finditer(lower):
+    for match in _BEARER_RE.get().finditer(lower):
         if match.start() and lower[match.start() - 1].isalnum():
             continue
         value_start, value_end = match.span(2)
@@ -431,13 +456,13 @@ class Redactor:
     def _builtin_text(self, text: str) -> str:
         # Most specific first, so a JWT inside "Bearer ..." is reported as a JWT.
         if "PRIVATE KEY" in text:
-            text = _PRIVATE_KEY_RE.sub("[REDACTED:private_key]", text)
+            text = _PRIVATE_KEY_RE.get().sub("[REDACTED:private_key]", text)
         if "eyJ" in text:
-            text = _JWT_RE.sub("[REDACTED:jwt]", text)
+            text = _JWT_RE.get().sub("[REDACTED:jwt]", text)
         if "://" in text:
-            text = _URL_PASSWORD_RE.sub(r"\1[REDACTED:url_password]@", text)
+            text = _URL_PASSWORD_RE.get().sub(r"\1[REDACTED:url_password]@", text)
         if _API_KEY_TRIGGER_RE.search(text) is not None:
-            text = _API_KEY_RE.sub(_replace_api_key, text)
+            text = _API_KEY_RE.get().sub(_replace_api_key, text)
         lower = text.lower()
         if "bearer" in lower:
             text = _scrub_bearer(text)
@@ -446,7 +471,7 @@ class Redactor:
         if len(text) >= 13:
             text = _scrub_cards(text)
         if self._redact_emails and "@" in text:
-            text = _EMAIL_RE.sub("[REDACTED:email]", text)
+            text = _EMAIL_RE.get().sub("[REDACTED:email]", text)
         return text
 
     @staticmethod
