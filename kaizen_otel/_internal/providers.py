@@ -56,7 +56,6 @@ from kaizen_otel._internal.selfmon import (
     TelemetryStats,
 )
 from kaizen_otel._internal.settings import Settings
-from kaizen_otel._internal.span_console import CompactConsoleSpanExporter
 from kaizen_otel.genai.semconv import OPERATION_DURATION_BUCKETS, TOKEN_USAGE_BUCKETS
 from kaizen_otel.server import ReadinessCheck, TelemetryServer
 
@@ -204,7 +203,7 @@ def _build_tracer_provider(
         if name == "otlp":
             exporter = otlp_exporter(settings, "traces")
         elif name == "console":
-            exporter = CompactConsoleSpanExporter(fmt=settings.console_format)
+            exporter = _console_span_exporter(settings.console_format)
         else:
             continue
         provider.add_span_processor(CountingBatchSpanProcessor(CountingSpanExporter(exporter, stats), stats))
@@ -239,6 +238,12 @@ def _build_meter_provider(
     return MeterProvider(
         resource=resource, metric_readers=readers, views=genai_views(limit), shutdown_on_exit=False
     )
+
+
+def _console_span_exporter(fmt: str) -> Any:
+    from kaizen_otel._internal.span_console import CompactConsoleSpanExporter
+
+    return CompactConsoleSpanExporter(fmt=fmt)
 
 
 def _console_log_exporter(fmt: str) -> Any:
