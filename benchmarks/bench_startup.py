@@ -6,12 +6,18 @@ Fairness: both sides run with cached bytecode (the SDK's was written when it was
 written by the warm-up run even when ``PYTHONDONTWRITEBYTECODE`` is set, which would otherwise
 recompile every edited module on every run), and the order inside a round alternates, so neither
 side always runs right after the other's page-cache and CPU-frequency effects.
+
+On a shared machine wall-clock ratios move by several percent between runs;
+``python -m benchmarks.bench_startup --instructions`` adds an instruction count under callgrind
+(valgrind), which does not.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 
@@ -54,15 +60,18 @@ kaizen_otel.configure(service_name="bench", prometheus_host="127.0.0.1", prometh
 NOTHING = "pass"
 
 
-def _run(body: str) -> dict[str, float]:
-    env = {
+def _env() -> dict[str, str]:
+    return {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("OTEL_", "KAIZEN_OTEL_")) and k != "PYTHONDONTWRITEBYTECODE"
     }
+
+
+def _run(body: str) -> dict[str, float]:
     out = subprocess.run(
         [sys.executable, "-c", _MEASURE.format(body=body)],
-        env=env,
+        env=_env(),
         capture_output=True,
         text=True,
         check=True,
@@ -71,7 +80,49 @@ def _run(body: str) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def main(runs: int = 15) -> dict[str, object]:
+def _instructions(body: str) -> int:
+    """User-space instructions of one run under callgrind: immune to the machine's load.
+
+    ``os._exit`` skips interpreter teardown, so only startup, the imports and the setup count.
+    """
+    out = subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            "-c",
+            body + "\nimport os\nos._exit(0)",
+        ],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    match = re.search(r"Collected : (\d+)", out.stderr)
+    if match is None:
+        raise RuntimeError(f"no instruction count in callgrind's output: {out.stderr[-500:]}")
+    return int(match.group(1))
+
+
+def instruction_ratio() -> dict[str, float]:
+    """Instructions of import + setup (interpreter startup subtracted), kaizen_otel / bare SDK.
+
+    Needs valgrind; ~20 s. Deterministic to ~0.1 %, so it settles what wall-clock noise cannot.
+    """
+    python = _instructions(NOTHING)
+    bare = _instructions(BARE_SDK) - python
+    ours = _instructions(KAIZEN) - python
+    print(
+        f"instructions (callgrind): bare SDK {bare / 1e6:.1f} M, kaizen_otel {ours / 1e6:.1f} M, "
+        f"ratio {ours / bare:.3f}x"
+    )
+    return {"bare_sdk_minstr": bare / 1e6, "kaizen_otel_minstr": ours / 1e6, "ratio": ours / bare}
+
+
+def main(runs: int = 15, instructions: bool = False) -> dict[str, object]:
+    """Wall-clock rounds; with ``instructions`` (and valgrind installed) also the instruction ratio."""
     samples: dict[str, list[dict[str, float]]] = {"python only": [], "bare SDK": [], "kaizen_otel": []}
     _run(KAIZEN)  # warm the file cache and write our bytecode
     _run(BARE_SDK)
@@ -121,8 +172,11 @@ def main(runs: int = 15) -> dict[str, object]:
         f"middle half {spread['time_ratio_p25']:.2f}-{spread['time_ratio_p75']:.2f}x, "
         f"all {spread['time_ratio_min']:.2f}-{spread['time_ratio_max']:.2f}x"
     )
-    return {"medians": result, "ratios": ratios, "spread": spread, "runs": runs}
+    results: dict[str, object] = {"medians": result, "ratios": ratios, "spread": spread, "runs": runs}
+    if instructions and shutil.which("valgrind"):
+        results["instructions"] = instruction_ratio()
+    return results
 
 
 if __name__ == "__main__":
-    main()
+    main(instructions="--instructions" in sys.argv)
