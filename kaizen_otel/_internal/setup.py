@@ -304,7 +304,12 @@ def _open_audit(handle: Observability, *, strict: bool) -> None:
 
 
 def _load_pricing(handle: Observability, *, strict: bool) -> Any:
-    """Read the pricing table now, so a bad ``pricing_file`` fails before anything is installed."""
+    """Read a ``pricing_file`` now, so a bad one fails before anything is installed.
+
+    Without one, None: the agent helpers load the shipped table when they first price a call.
+    """
+    if handle.settings.pricing_file is None:
+        return None
     from kaizen_otel.genai import load_pricing
 
     try:

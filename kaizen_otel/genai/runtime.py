@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from opentelemetry import _logs, metrics, trace
 from opentelemetry._logs import Logger, LoggerProvider, SeverityNumber
@@ -29,11 +29,11 @@ from kaizen_otel._internal.settings import Settings, resolve
 from kaizen_otel.genai import semconv as sc
 from kaizen_otel.genai.budgets import BudgetCrossing, BudgetLimits, BudgetTracker
 from kaizen_otel.genai.instruments import Instruments, register_state_gauges
-from kaizen_otel.genai.pricing import Pricing, load_pricing
 from kaizen_otel.genai.shapes import AgentShape, LLMShape, ToolShape
 
 if TYPE_CHECKING:
     from kaizen_otel.genai.hooks import HookContext, HookManager
+    from kaizen_otel.genai.pricing import Pricing
 
 __all__ = ["Runtime", "configure_genai", "current", "reset_genai", "usage_summary"]
 
@@ -62,6 +62,41 @@ def _real_logger_provider(provider: LoggerProvider | None) -> LoggerProvider | N
     if provider is None or isinstance(provider, (ProxyLoggerProvider, _logs.NoOpLoggerProvider)):
         return None
     return provider
+
+
+def _pricing_for(runtime: Runtime, path: str | None) -> Pricing:
+    """The table named by ``pricing_file`` (read now: a bad file must fail here), or the shipped one
+    on first use."""
+    if path is not None:
+        from kaizen_otel.genai.pricing import load_pricing
+
+        return load_pricing(path)
+    return cast("Pricing", _ShippedPricingOnFirstUse(runtime))
+
+
+class _ShippedPricingOnFirstUse:
+    """Stands in for the shipped pricing table until a price is first looked up, then steps aside.
+
+    A ``configure()`` without a ``pricing_file`` then neither imports nor parses the table (~1 ms
+    of startup). The first lookup loads it and puts the real :class:`Pricing` on the runtime, so
+    later calls go straight to it.
+    """
+
+    __slots__ = ("_runtime",)
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def __getattr__(self, name: str) -> Any:
+        from kaizen_otel.genai.pricing import Pricing, load_pricing
+
+        try:
+            real = load_pricing(None)
+        except Exception as exc:  # a broken install must not break an LLM call: costs count as 0
+            _log.error("kaizen_otel: the shipped pricing table could not be read (%r); costs count as 0", exc)
+            real = Pricing({})
+        self._runtime.pricing = real
+        return getattr(real, name)
 
 
 class Usage:
@@ -103,7 +138,7 @@ class Runtime:
         self.meter_provider = mp
         self.capture_content = settings.capture_message_content
         self.metric_attributes: dict[str, str] = dict(settings.metric_attributes)
-        self.pricing = pricing if pricing is not None else load_pricing(settings.pricing_file)
+        self.pricing: Pricing = pricing if pricing is not None else _pricing_for(self, settings.pricing_file)
         self.budgets = BudgetTracker(
             run=BudgetLimits(settings.budget_run_usd, settings.budget_run_tokens),
             process=BudgetLimits(settings.budget_process_usd, settings.budget_process_tokens),

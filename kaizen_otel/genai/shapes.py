@@ -16,9 +16,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kaizen_otel.genai import semconv as sc
-from kaizen_otel.genai.pricing import ModelPrice
 
 if TYPE_CHECKING:
+    from kaizen_otel.genai.pricing import ModelPrice
     from kaizen_otel.genai.runtime import Runtime
 
 __all__ = ["SHAPE_LIMIT", "AgentShape", "LLMShape", "ToolShape", "agent_shape", "llm_shape", "tool_shape"]
