@@ -847,8 +847,12 @@ class Settings:
         return tuple(getattr(self, name) for name, _ in _DEFAULTS)
 
     def __repr__(self) -> str:
-        fields_ = ", ".join(f"{name}={getattr(self, name)!r}" for name, _ in _DEFAULTS)
-        return f"{type(self).__qualname__}({fields_})"
+        """Every value, except secrets (the audit HMAC key), which show as ``'***'`` when set."""
+        shown = []
+        for name, _ in _DEFAULTS:
+            value = getattr(self, name)
+            shown.append(f"{name}={'***' if value is not None and name in _SECRETS else value!r}")
+        return f"{type(self).__qualname__}({', '.join(shown)})"
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
@@ -861,6 +865,10 @@ class Settings:
 
 #: (name, default) of every setting, in declaration order: what ``Settings.__init__`` fills in.
 _DEFAULTS: tuple[tuple[str, Any], ...] = tuple((f.name, f.default) for f in dataclasses.fields(Settings))
+#: Settings never shown in a repr (or a log line that prints one).
+_SECRETS = frozenset(
+    f.name for f in dataclasses.fields(Settings) if isinstance(f.metadata["kaizen_setting"]["kind"], Secret)
+)
 
 
 def setting_specs() -> tuple[SettingSpec, ...]:

@@ -150,3 +150,18 @@ def test_no_other_module_reads_the_environment() -> None:
         if "os.environ" in path.read_text() or "os.getenv" in path.read_text()
     ]
     assert readers == ["_internal/settings.py"]
+
+
+def test_settings_compare_by_value_and_refuse_unknown_fields() -> None:
+    first = resolve({"service_name": "a"}, environ={}).settings
+    assert first == resolve({"service_name": "a"}, environ={}).settings
+    assert first != resolve({"service_name": "b"}, environ={}).settings
+    with pytest.raises(TypeError, match="unexpected keyword argument 'sevice_name'"):
+        Settings(sevice_name="typo")
+
+
+def test_a_secret_setting_never_shows_in_the_repr() -> None:
+    settings = resolve({"audit_key": "hmac-key-1234"}, environ={}).settings
+    assert "hmac-key-1234" not in repr(settings)
+    assert "audit_key='***'" in repr(settings)
+    assert "audit_key=None" in repr(resolve({}, environ={}).settings)
