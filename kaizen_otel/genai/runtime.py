@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import _logs, metrics, trace
 from opentelemetry._logs import Logger, LoggerProvider, SeverityNumber
@@ -64,39 +64,15 @@ def _real_logger_provider(provider: LoggerProvider | None) -> LoggerProvider | N
     return provider
 
 
-def _pricing_for(runtime: Runtime, path: str | None) -> Pricing:
-    """The table named by ``pricing_file`` (read now: a bad file must fail here), or the shipped one
-    on first use."""
-    if path is not None:
-        from kaizen_otel.genai.pricing import load_pricing
+def _shipped_pricing() -> Pricing:
+    """The table shipped in the package; a broken install prices every call at 0, never raises."""
+    from kaizen_otel.genai.pricing import Pricing, load_pricing
 
-        return load_pricing(path)
-    return cast("Pricing", _ShippedPricingOnFirstUse(runtime))
-
-
-class _ShippedPricingOnFirstUse:
-    """Stands in for the shipped pricing table until a price is first looked up, then steps aside.
-
-    A ``configure()`` without a ``pricing_file`` then neither imports nor parses the table (~1 ms
-    of startup). The first lookup loads it and puts the real :class:`Pricing` on the runtime, so
-    later calls go straight to it.
-    """
-
-    __slots__ = ("_runtime",)
-
-    def __init__(self, runtime: Runtime) -> None:
-        self._runtime = runtime
-
-    def __getattr__(self, name: str) -> Any:
-        from kaizen_otel.genai.pricing import Pricing, load_pricing
-
-        try:
-            real = load_pricing(None)
-        except Exception as exc:  # a broken install must not break an LLM call: costs count as 0
-            _log.error("kaizen_otel: the shipped pricing table could not be read (%r); costs count as 0", exc)
-            real = Pricing({})
-        self._runtime.pricing = real
-        return getattr(real, name)
+    try:
+        return load_pricing(None)
+    except Exception as exc:
+        _log.error("kaizen_otel: the shipped pricing table could not be read (%r); costs count as 0", exc)
+        return Pricing({})
 
 
 class Usage:
@@ -138,7 +114,13 @@ class Runtime:
         self.meter_provider = mp
         self.capture_content = settings.capture_message_content
         self.metric_attributes: dict[str, str] = dict(settings.metric_attributes)
-        self.pricing: Pricing = pricing if pricing is not None else _pricing_for(self, settings.pricing_file)
+        if pricing is None and settings.pricing_file is not None:
+            from kaizen_otel.genai.pricing import load_pricing
+
+            pricing = load_pricing(settings.pricing_file)  # a bad file fails here, at configure
+        #: None until the first priced call when no file is named: ``configure()`` then neither
+        #: reads nor parses the shipped table (~1 ms of startup).
+        self._pricing: Pricing | None = pricing
         self.budgets = BudgetTracker(
             run=BudgetLimits(settings.budget_run_usd, settings.budget_run_tokens),
             process=BudgetLimits(settings.budget_process_usd, settings.budget_process_tokens),
@@ -176,6 +158,13 @@ class Runtime:
         if len(self._attrs) < _ATTR_CACHE_LIMIT:
             self._attrs[key] = built
         return built
+
+    @property
+    def pricing(self) -> Pricing:
+        pricing = self._pricing
+        if pricing is None:
+            pricing = self._pricing = _shipped_pricing()
+        return pricing
 
     def op_attrs(
         self, op: str, provider: str, model: str, response_model: str | None, error_type: str | None
