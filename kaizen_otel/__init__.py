@@ -7,9 +7,9 @@ name that needs it is first used, so code that only uses the agent helpers stays
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from kaizen_otel._internal.lazy import lazy_attributes
 from kaizen_otel.exceptions import AuditError, BudgetExceededError, KaizenConfigError, KaizenError
 
 if TYPE_CHECKING:
@@ -143,14 +143,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'kaizen_otel' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals(), __all__)

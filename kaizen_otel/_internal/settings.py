@@ -405,13 +405,13 @@ _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 @dataclass(frozen=True, init=False, repr=False, eq=False)
-class Settings:
+class Settings(_Frozen):
     """The resolved configuration: every setting's effective value. Immutable.
 
-    A frozen dataclass, so ``dataclasses.fields(Settings)`` is the settings table; ``__init__``,
-    ``__repr__``, ``__eq__`` and ``__hash__`` are written out below rather than generated, because
-    compiling them for 56 fields cost ~3 ms of every startup. They behave as the generated ones
-    (keyword arguments only).
+    A frozen dataclass, so ``dataclasses.fields(Settings)`` is the settings table; ``__init__`` and
+    ``__repr__`` are written out below, and equality and hashing come from ``_Frozen``, rather than
+    generated, because compiling them for 56 fields cost ~3 ms of every startup. They behave as the
+    generated ones (keyword arguments only).
     """
 
     # --- service and resource -------------------------------------------------------------
@@ -853,14 +853,6 @@ class Settings:
             value = getattr(self, name)
             shown.append(f"{name}={'***' if value is not None and name in _SECRETS else value!r}")
         return f"{type(self).__qualname__}({', '.join(shown)})"
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._values() == other._values()  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash(self._values())
 
 
 #: (name, default) of every setting, in declaration order: what ``Settings.__init__`` fills in.

@@ -22,9 +22,21 @@ def test_importing_the_package_has_no_side_effects() -> None:
 
 def test_every_public_name_resolves() -> None:
     import kaizen_otel
+    import kaizen_otel.genai
 
-    for name in kaizen_otel.__all__:
-        assert getattr(kaizen_otel, name) is not None, name
+    for package in (kaizen_otel, kaizen_otel.genai):
+        for name in package.__all__:
+            assert getattr(package, name) is not None, f"{package.__name__}.{name}"
+        assert dir(package) == sorted(package.__all__)
+
+
+def test_an_unknown_name_is_an_attribute_error_naming_the_package() -> None:
+    import pytest
+
+    import kaizen_otel
+
+    with pytest.raises(AttributeError, match="module 'kaizen_otel' has no attribute 'confgure'"):
+        kaizen_otel.confgure  # noqa: B018
 
 
 def test_the_public_api_is_exactly_what_the_docs_promise() -> None:
