@@ -122,6 +122,11 @@ class Observability:
     def _at_exit(self) -> None:
         self.shutdown()
 
+    def degrade(self, problem: str) -> None:
+        """Record and log a problem that auto-instrumentation survives by doing without a part."""
+        self.problems.append(problem)
+        _log.error("kaizen_otel: %s", problem)
+
     def on_shutdown(self, close: Callable[[], None]) -> None:
         """Run ``close`` at shutdown (in reverse order of registration)."""
         self._closers.append(close)
@@ -296,9 +301,9 @@ def _open_audit(handle: Observability, *, strict: bool) -> None:
     except Exception as exc:
         if strict:
             raise
-        message = f"the audit trail at {settings.audit_path!r} could not be opened: {exc}"
-        handle.problems.append(message)
-        _log.error("kaizen_otel: %s; continuing without it", message)
+        handle.degrade(
+            f"the audit trail at {settings.audit_path!r} could not be opened: {exc}; continuing without it"
+        )
         return
     handle.on_shutdown(handle.audit.close)
 
@@ -317,9 +322,8 @@ def _load_pricing(handle: Observability, *, strict: bool) -> Any:
     except Exception as exc:
         if strict:
             raise
-        handle.problems.append(f"{exc}; using the shipped pricing table")
-        _log.error("kaizen_otel: %s; using the shipped pricing table", exc)
-        return load_pricing(None)
+        handle.degrade(f"{exc}; using the shipped pricing table")
+        return load_pricing(None)  # given explicitly, so the helpers do not read the bad file again
 
 
 def _attach_extensions(handle: Observability, pricing: Any) -> None:

@@ -83,3 +83,35 @@ def test_secrets_on_span_attributes_never_reach_the_exporter(clean_env, capfd) -
     err = capfd.readouterr().err
     assert "abcdefghijklmnop1234" not in err
     assert "4242" in err
+
+
+def test_under_auto_instrumentation_a_bad_pricing_file_falls_back_to_the_shipped_table(
+    clean_env, tmp_path: Path
+) -> None:
+    from kaizen_otel._internal.setup import configure_once
+
+    bad = tmp_path / "prices.json"
+    bad.write_text("{not json")
+    handle = configure_once({"prometheus_port": 0, "pricing_file": str(bad)}, strict=False)
+    assert any("pricing_file" in p and "using the shipped pricing table" in p for p in handle.problems)
+    with kaizen_otel.llm_call("openai", "gpt-4o") as call:
+        call.record_usage(input_tokens=1000, output_tokens=0)
+    assert kaizen_otel.usage_summary()["cost_usd"] > 0
+    handle.shutdown()
+
+
+def test_under_auto_instrumentation_an_audit_trail_that_cannot_open_is_left_out(
+    clean_env, tmp_path: Path
+) -> None:
+    from kaizen_otel._internal.setup import configure_once
+
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    path = blocker / "trail.jsonl"
+    handle = configure_once(
+        {"prometheus_port": 0, "enable_audit": True, "audit_path": str(path)}, strict=False
+    )
+    assert handle.audit is None
+    assert any("could not be opened" in p and "continuing without it" in p for p in handle.problems)
+    assert handle.tracer_provider is not None
+    handle.shutdown()
