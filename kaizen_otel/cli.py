@@ -98,7 +98,7 @@ def configuration_reference() -> str:
 def _demo(args: argparse.Namespace) -> int:
     from kaizen_otel import demo
 
-    return int(demo.main(args.demo_args) or 0)
+    return int(demo.run(args) or 0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,8 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     config.set_defaults(func=_config)
 
-    demo = sub.add_parser("demo", help="run the demo agent with the embedded defaults", add_help=False)
-    demo.add_argument("demo_args", nargs=argparse.REMAINDER)
+    from kaizen_otel import demo as demo_module
+
+    demo = sub.add_parser(
+        "demo",
+        help="run the demo agent with the embedded defaults",
+        description=demo_module.__doc__.splitlines()[0] if demo_module.__doc__ else None,
+    )
+    demo_module.add_arguments(demo)
     demo.set_defaults(func=_demo)
 
     from kaizen_otel.audit.cli import register

@@ -24,19 +24,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from kaizen_otel import genai  # lazy: the helpers load when the demo runs, not for `--help`
 from kaizen_otel.exceptions import BudgetExceededError, KaizenConfigError
-from kaizen_otel.genai import (
-    AuditHook,
-    HookEvent,
-    agent_run,
-    bind_context,
-    get_hook_manager,
-    llm_call,
-    tool_call,
-    usage_summary,
-)
 
-__all__ = ["main"]
+__all__ = ["add_arguments", "main", "run"]
 
 
 @dataclass(frozen=True)
@@ -81,7 +72,7 @@ class FakeLLM:
 
 
 def _run_tool(llm: FakeLLM, name: str, call_id: str) -> str:
-    with tool_call(name, call_id=call_id):
+    with genai.tool_call(name, call_id=call_id):
         time.sleep(0.001)
         if llm.tool_fails(name):
             raise ConnectionError(f"{name}: connection reset")
@@ -90,11 +81,11 @@ def _run_tool(llm: FakeLLM, name: str, call_id: str) -> str:
 
 def _worker(spec: AgentSpec, index: int, iterations: int, seed: int, progress: _Progress) -> str:
     llm = FakeLLM(seed * 1000 + index)
-    with agent_run(spec.name, agent_id=f"{spec.name}-{index}", conversation_id=f"demo-{seed}") as run:
+    with genai.agent_run(spec.name, agent_id=f"{spec.name}-{index}", conversation_id=f"demo-{seed}") as run:
         for step in range(iterations):
             try:
                 with run.iteration():
-                    with llm_call(spec.provider, spec.model, max_tokens=1024) as call:
+                    with genai.llm_call(spec.provider, spec.model, max_tokens=1024) as call:
                         answer = llm.chat(spec)
                         call.record_usage(**answer["usage"])
                         call.set_response(model=answer["model"], finish_reasons=[answer["finish_reason"]])
@@ -142,6 +133,12 @@ class _Progress:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kaizen-otel demo", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The demo's options, on its own parser and on ``kaizen-otel demo``'s."""
     parser.add_argument("--iterations", type=int, default=25, help="loop iterations per agent (default 25)")
     parser.add_argument("--agents", type=int, default=3, help=f"worker agents, 1-{len(AGENTS)} (default 3)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the fake LLM (default 7)")
@@ -160,7 +157,6 @@ def _parser() -> argparse.ArgumentParser:
         default=2.0,
         help="seconds to keep /metrics up after the run, for a scrape; Ctrl-C ends it early (default 2)",
     )
-    return parser
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -174,7 +170,11 @@ def _check(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo; returns the process exit code."""
-    args = _parser().parse_args(list(argv) if argv is not None else None)
+    return run(_parser().parse_args(list(argv) if argv is not None else None))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo with parsed options (from :func:`add_arguments`)."""
     try:
         _check(args)
     except KaizenConfigError as exc:
@@ -197,15 +197,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (KaizenConfigError, OSError) as exc:
         print(f"kaizen-otel demo: {exc}", file=sys.stderr)
         return 2
-    hook = AuditHook(events=[HookEvent.POST_TOOL_USE, HookEvent.POST_AGENT_LOOP])
-    get_hook_manager().register_hook(hook)
+    hook = genai.AuditHook(events=[genai.HookEvent.POST_TOOL_USE, genai.HookEvent.POST_AGENT_LOOP])
+    genai.get_hook_manager().register_hook(hook)
     try:
         outcomes = _run_agents(args)
         if args.hold and obs.metrics_url:
             _hold(obs.metrics_url, args.hold)
-        summary = usage_summary()
+        summary = genai.usage_summary()
     finally:
-        get_hook_manager().unregister(hook)
+        genai.get_hook_manager().unregister(hook)
     where = _Where.of(obs)
     audit = obs.audit
     # Shutting down flushes every signal and closes the audit trail, which writes its closing seal;
@@ -260,13 +260,13 @@ def _run_agents(args: argparse.Namespace) -> dict[str, str]:
         f"kaizen_otel demo: {len(specs)} agents x {args.iterations} iterations, seed {args.seed}",
         file=sys.stderr,
     )
-    with agent_run("supervisor", agent_id="supervisor-0", conversation_id=f"demo-{args.seed}"):
+    with genai.agent_run("supervisor", agent_id="supervisor-0", conversation_id=f"demo-{args.seed}"):
 
         def work(spec: AgentSpec, index: int) -> None:
             outcomes[spec.name] = _worker(spec, index, args.iterations, args.seed, progress)
 
         threads = [
-            threading.Thread(target=bind_context(work), args=(spec, i), name=f"agent-{spec.name}")
+            threading.Thread(target=genai.bind_context(work), args=(spec, i), name=f"agent-{spec.name}")
             for i, spec in enumerate(specs)
         ]
         for thread in threads:
