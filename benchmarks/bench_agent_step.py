@@ -81,7 +81,7 @@ def make_bare(tp: TracerProvider, mp: MeterProvider, lp: LoggerProvider) -> Call
     duration = meter.create_histogram(
         sc.METRIC_OPERATION_DURATION, "s", explicit_bucket_boundaries_advisory=sc.OPERATION_DURATION_BUCKETS
     )
-    cost = meter.create_counter(sc.METRIC_COST, "USD")
+    cost = meter.create_counter(sc.METRIC_COST, sc.UNIT_USD)
     tool_calls = meter.create_counter(sc.METRIC_TOOL_CALLS, "{call}")
     tool_duration = meter.create_histogram(
         sc.METRIC_TOOL_DURATION, "s", explicit_bucket_boundaries_advisory=sc.TOOL_DURATION_BUCKETS

@@ -141,30 +141,29 @@ class BudgetTracker:
             for item in crossings:
                 self._on_exceeded(item)
 
-    def remaining(self) -> list[tuple[float, dict[str, str]]]:
-        """(value, attributes) of every configured budget, for the ``kaizen.budget.remaining`` gauge."""
+    def remaining(self, kind: str) -> list[tuple[float, dict[str, str]]]:
+        """(value, attributes) of every configured budget of ``kind`` (``usd`` or ``tokens``).
+
+        Feeds the ``kaizen.budget.remaining.usd`` and ``kaizen.budget.remaining.tokens`` gauges.
+        """
         out: list[tuple[float, dict[str, str]]] = []
+        usd = kind == sc.KIND_USD
         with self._lock:
-            _append_remaining(
-                out, self.process_limits, self.usd, self.tokens, {sc.KAIZEN_BUDGET_SCOPE: sc.SCOPE_PROCESS}
-            )
+            left = _left(self.process_limits, self.usd, self.tokens, usd)
+            if left is not None:
+                out.append((left, {sc.KAIZEN_BUDGET_SCOPE: sc.SCOPE_PROCESS}))
             for name, run in self.last_run.items():
-                attrs = {sc.KAIZEN_BUDGET_SCOPE: sc.SCOPE_RUN, sc.GEN_AI_AGENT_NAME: name}
-                _append_remaining(out, run.limits, run.usd, run.tokens, attrs)
+                left = _left(run.limits, run.usd, run.tokens, usd)
+                if left is not None:
+                    out.append((left, {sc.KAIZEN_BUDGET_SCOPE: sc.SCOPE_RUN, sc.GEN_AI_AGENT_NAME: name}))
         return out
 
 
-def _append_remaining(
-    out: list[tuple[float, dict[str, str]]],
-    limits: BudgetLimits,
-    usd: float,
-    tokens: int,
-    attrs: dict[str, str],
-) -> None:
-    if limits.usd is not None:
-        out.append((max(limits.usd - usd, 0.0), {**attrs, sc.KAIZEN_BUDGET_KIND: sc.KIND_USD}))
-    if limits.tokens is not None:
-        out.append((float(max(limits.tokens - tokens, 0)), {**attrs, sc.KAIZEN_BUDGET_KIND: sc.KIND_TOKENS}))
+def _left(limits: BudgetLimits, usd: float, tokens: int, in_usd: bool) -> float | None:
+    """What is left of one limit (never below 0), or ``None`` when that limit is not set."""
+    if in_usd:
+        return None if limits.usd is None else max(limits.usd - usd, 0.0)
+    return None if limits.tokens is None else float(max(limits.tokens - tokens, 0))
 
 
 def _crossed(

@@ -95,7 +95,7 @@ class Instruments:
         )
         self.cost = meter.create_counter(
             sc.METRIC_COST,
-            unit="USD",
+            unit=sc.UNIT_USD,
             description="Spend on LLM calls, from the pricing table.",
         )
         self.budget_exceeded = meter.create_counter(
@@ -113,15 +113,23 @@ class Instruments:
 def register_state_gauges(
     meter: Meter,
     heartbeat: Callable[[], Iterable[Observation]],
-    budget_remaining: Callable[[], Iterable[Observation]],
-) -> tuple[ObservableGauge, ObservableGauge]:
-    """The two gauges that report state rather than events: heartbeat and budget remaining."""
+    budget_remaining: Callable[[str], Iterable[Observation]],
+) -> tuple[ObservableGauge, ObservableGauge, ObservableGauge]:
+    """The gauges that report state rather than events: heartbeat and budget remaining.
+
+    Budget remaining is two gauges, one per unit (USD and tokens), so each Prometheus family
+    carries one unit in its name and a sum or comparison never mixes dollars with tokens.
+    ``budget_remaining`` is called with the kind (``sc.KIND_USD`` or ``sc.KIND_TOKENS``).
+    """
 
     def _heartbeat(_options: CallbackOptions) -> Iterable[Observation]:
         return heartbeat()
 
-    def _remaining(_options: CallbackOptions) -> Iterable[Observation]:
-        return budget_remaining()
+    def _remaining_usd(_options: CallbackOptions) -> Iterable[Observation]:
+        return budget_remaining(sc.KIND_USD)
+
+    def _remaining_tokens(_options: CallbackOptions) -> Iterable[Observation]:
+        return budget_remaining(sc.KIND_TOKENS)
 
     return (
         meter.create_observable_gauge(
@@ -131,9 +139,15 @@ def register_state_gauges(
             description="Unix time of each agent's last progress (LLM call, tool call, iteration).",
         ),
         meter.create_observable_gauge(
-            sc.METRIC_BUDGET_REMAINING,
-            callbacks=[_remaining],
-            unit="1",
-            description="Budget left, in USD or tokens (kaizen.budget.kind), per scope.",
+            sc.METRIC_BUDGET_REMAINING_USD,
+            callbacks=[_remaining_usd],
+            unit=sc.UNIT_USD,
+            description="Spend budget left in USD, per scope (run: per agent; process).",
+        ),
+        meter.create_observable_gauge(
+            sc.METRIC_BUDGET_REMAINING_TOKENS,
+            callbacks=[_remaining_tokens],
+            unit="{token}",
+            description="Token budget left, per scope (run: per agent; process).",
         ),
     )

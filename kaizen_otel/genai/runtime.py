@@ -231,10 +231,10 @@ class Runtime:
             for name, stamp in list(self.heartbeats.items())
         ]
 
-    def _observe_budgets(self) -> list[Observation]:
+    def _observe_budgets(self, kind: str) -> list[Observation]:
         if self._closed:
             return []
-        return [Observation(v, {**self.metric_attributes, **a}) for v, a in self.budgets.remaining()]
+        return [Observation(v, {**self.metric_attributes, **a}) for v, a in self.budgets.remaining(kind)]
 
     # --- reports ------------------------------------------------------------------------------
     def _report_crossing(self, crossing: BudgetCrossing) -> None:

@@ -82,7 +82,10 @@ METRIC_TOOL_CALLS = "kaizen.tool.calls"
 METRIC_TOOL_DURATION = "kaizen.tool.duration"
 METRIC_LLM_ERRORS = "kaizen.llm.errors"
 METRIC_COST = "kaizen.cost"
-METRIC_BUDGET_REMAINING = "kaizen.budget.remaining"
+#: Lower case, so Prometheus names the counter ``kaizen_cost_usd_total`` (one unit per family).
+UNIT_USD = "usd"
+METRIC_BUDGET_REMAINING_USD = "kaizen.budget.remaining.usd"
+METRIC_BUDGET_REMAINING_TOKENS = "kaizen.budget.remaining.tokens"
 METRIC_BUDGET_EXCEEDED = "kaizen.budget.exceeded"
 METRIC_HOOK_FAILURES = "kaizen.hook.failures"
 

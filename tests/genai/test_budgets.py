@@ -98,16 +98,19 @@ def test_explicit_run_budget_arguments_override_the_settings(telemetry_factory):
             start_llm_call("openai", "gpt-4o")
 
 
-def test_budget_remaining_gauge_reports_each_configured_budget(telemetry_factory):
+def test_budget_remaining_gauges_report_each_configured_budget_one_unit_per_gauge(telemetry_factory):
     telemetry = telemetry_factory(budget_process_usd=1.0, budget_run_tokens=1000)
     with agent_run("a"):
         _spend(400, 100)
-    points = telemetry.points("kaizen.budget.remaining")
-    values = {
-        (p.attributes["kaizen.budget.scope"], p.attributes["kaizen.budget.kind"]): p.value for p in points
+    usd = {p.attributes["kaizen.budget.scope"]: p for p in telemetry.points("kaizen.budget.remaining.usd")}
+    tokens = {
+        p.attributes["kaizen.budget.scope"]: p for p in telemetry.points("kaizen.budget.remaining.tokens")
     }
-    assert values[("run", "tokens")] == 500
-    assert values[("process", "usd")] == pytest.approx(1.0 - (400 * 2.5 + 100 * 10.0) / 1e6)
+    assert set(usd) == {"process"} and set(tokens) == {"run"}
+    assert tokens["run"].value == 500
+    assert dict(tokens["run"].attributes) == {"kaizen.budget.scope": "run", "gen_ai.agent.name": "a"}
+    assert usd["process"].value == pytest.approx(1.0 - (400 * 2.5 + 100 * 10.0) / 1e6)
+    assert "kaizen.budget.kind" not in usd["process"].attributes
 
 
 def test_usage_summary_totals_tokens_cost_and_tool_outcomes(telemetry):

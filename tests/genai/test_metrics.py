@@ -112,7 +112,7 @@ def test_cost_is_counted_in_usd_by_provider_model_and_agent(telemetry):
     with agent_run("buyer"), llm_call("openai", "gpt-4o") as call:
         call.record_usage(input_tokens=1000, output_tokens=500, cached_input_tokens=400)
     metric = telemetry.metrics()["kaizen.cost"]
-    assert metric.unit == "USD"
+    assert metric.unit == "usd"  # lower case: Prometheus names it kaizen_cost_usd_total
     (point,) = metric.data.data_points
     expected = (600 * 2.5 + 400 * 1.25 + 500 * 10.0) / 1e6
     assert point.value == pytest.approx(expected)
@@ -156,6 +156,7 @@ def test_prometheus_names_are_the_documented_ones(telemetry_factory):
     from opentelemetry.exporter.prometheus import PrometheusMetricReader
     from opentelemetry.sdk.metrics import MeterProvider
     from prometheus_client import REGISTRY, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
 
     from kaizen_otel.genai import configure_genai
     from tests.genai.conftest import make_settings
@@ -163,7 +164,9 @@ def test_prometheus_names_are_the_documented_ones(telemetry_factory):
     reader = PrometheusMetricReader()  # registers with the default registry until shutdown
     provider = MeterProvider(metric_readers=[reader])
     try:
-        configure_genai(make_settings(budget_process_usd=10.0), meter_provider=provider)
+        configure_genai(
+            make_settings(budget_process_usd=10.0, budget_process_tokens=10_000), meter_provider=provider
+        )
         with agent_run("a") as run, llm_call("openai", "gpt-4o") as call:
             call.record_usage(10, 10)
             with run.iteration(), tool_call("t"):
@@ -188,8 +191,15 @@ def test_prometheus_names_are_the_documented_ones(telemetry_factory):
         "kaizen_tool_calls_total",
         "kaizen_tool_duration_seconds_bucket",
         "kaizen_llm_errors_total",
-        "kaizen_cost_USD_total",
-        "kaizen_budget_remaining",
+        "kaizen_cost_usd_total",
+        "kaizen_budget_remaining_usd",
+        "kaizen_budget_remaining_tokens",
     ):
         assert f"\n{name}{{" in text, name
+    # One unit per family, lower case: no `_USD`, no budget gauge mixing dollars and tokens.
+    assert "_USD" not in text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    for name in ("kaizen_budget_remaining_usd", "kaizen_budget_remaining_tokens"):
+        assert families[name].type == "gauge"
+        assert all("kaizen_budget_kind" not in s.labels for s in families[name].samples)
     assert 'le="1"' in text and 'le="0.01"' in text

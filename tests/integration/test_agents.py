@@ -113,8 +113,8 @@ def test_prometheus_scrapes_the_demo_tokens_durations_cost_heartbeats_and_budget
         tokens_out = prometheus.value(f'sum(gen_ai_client_token_usage_sum{{{q},gen_ai_token_type="output"}})')
         calls = prometheus.value(f"sum(gen_ai_client_operation_duration_seconds_count{{{q}}})")
         seconds = prometheus.value(f"sum(gen_ai_client_operation_duration_seconds_sum{{{q}}})")
-        cost = prometheus.value(f"sum(kaizen_cost_USD_total{{{q}}})")
-        researcher_cost = prometheus.value(f'kaizen_cost_USD_total{{{q},gen_ai_agent_name="researcher"}}')
+        cost = prometheus.value(f"sum(kaizen_cost_usd_total{{{q}}})")
+        researcher_cost = prometheus.value(f'kaizen_cost_usd_total{{{q},gen_ai_agent_name="researcher"}}')
         duration_le = {
             s["metric"]["le"]
             for s in prometheus.query(f"gen_ai_client_operation_duration_seconds_bucket{{{q}}}")
@@ -124,13 +124,13 @@ def test_prometheus_scrapes_the_demo_tokens_durations_cost_heartbeats_and_budget
             s["metric"]["gen_ai_agent_name"]: float(s["value"][1])
             for s in prometheus.query(f"kaizen_agent_heartbeat_seconds{{{q}}}")
         }
-        run_budget = f'{q},kaizen_budget_scope="run",kaizen_budget_kind="usd"'
+        run_budget = f'{q},kaizen_budget_scope="run"'
         left = {
             s["metric"]["gen_ai_agent_name"]: float(s["value"][1])
-            for s in prometheus.query(f"kaizen_budget_remaining{{{run_budget}}}")
+            for s in prometheus.query(f"kaizen_budget_remaining_usd{{{run_budget}}}")
         }
         exceeded = prometheus.value(
-            f'kaizen_budget_exceeded_total{{{run_budget},gen_ai_agent_name="researcher"}}'
+            f'kaizen_budget_exceeded_total{{{run_budget},kaizen_budget_kind="usd",gen_ai_agent_name="researcher"}}'
         )
         refused = prometheus.value(f'kaizen_llm_errors_total{{{q},error_type="BudgetExceededError"}}')
         service = prometheus.wait_for(f'target_info{{{q},service_name="{job}"}}', 5)
