@@ -410,7 +410,7 @@ class Settings(_Frozen):
 
     A frozen dataclass, so ``dataclasses.fields(Settings)`` is the settings table; ``__init__`` and
     ``__repr__`` are written out below, and equality and hashing come from ``_Frozen``, rather than
-    generated, because compiling them for 54 fields cost ~3 ms of every startup. They behave as the
+    generated, because compiling them for 55 fields cost ~3 ms of every startup. They behave as the
     generated ones (keyword arguments only).
     """
 
@@ -761,7 +761,16 @@ class Settings(_Frozen):
         "KAIZEN_OTEL_AUDIT_FORWARD_OTLP",
         kind=Bool(),
         default=False,
-        doc="Also emit each audit record as an OTLP log event `kaizen.audit`.",
+        doc="Also emit each audit record as an OTLP log event `kaizen.audit`, and each seal's head as "
+        "an anchor event `kaizen.audit.anchor`.",
+        group="audit",
+    )
+    audit_anchor_path: str | None = _setting(
+        "KAIZEN_OTEL_AUDIT_ANCHOR_PATH",
+        kind=Path(),
+        default=None,
+        doc="Also append each seal's head (an anchor) to this file; put it on another mount or host, "
+        "and check the trail against it with `kaizen-otel audit verify --anchors`.",
         group="audit",
     )
 

@@ -295,7 +295,7 @@ def _open_audit(handle: Observability, *, strict: bool) -> None:
     try:
         handle.audit = AuditTrail.from_settings(
             settings,
-            redact=handle.redactor.redact_mapping if handle.redactor is not None else None,
+            redact=handle.redactor.redact_mapping if handle.redactor is not None else False,
             forward_logger_provider=forward,
         )
     except Exception as exc:

@@ -6,6 +6,7 @@ that no line was changed, removed or reordered (``verify_trail``). See docs/audi
 
 from __future__ import annotations
 
+from kaizen_otel.audit.anchors import AnchorFile, read_anchors
 from kaizen_otel.audit.entry import RESULTS, AuditEntry
 from kaizen_otel.audit.exporter import JsonlAuditExporter
 from kaizen_otel.audit.processor import AuditLoggerProvider, DurableAuditProcessor
@@ -16,6 +17,7 @@ from kaizen_otel.audit.verify import Problem, VerifyReport, verify_trail
 
 __all__ = [
     "RESULTS",
+    "AnchorFile",
     "Appended",
     "AuditEntry",
     "AuditLoggerProvider",
@@ -27,5 +29,6 @@ __all__ = [
     "Redactor",
     "VerifyReport",
     "load_key",
+    "read_anchors",
     "verify_trail",
 ]

@@ -24,6 +24,7 @@ from typing import Any
 __all__ = [
     "FORMAT_VERSION",
     "GENESIS_PREV",
+    "SEAL_REASONS",
     "PreparedBody",
     "canonical",
     "decode_line",
@@ -32,6 +33,7 @@ __all__ = [
     "line_hash",
     "prepare_body",
     "seal_mac",
+    "seal_reason",
 ]
 
 #: Version of the line format, written as ``v`` on every line.
@@ -41,6 +43,24 @@ FORMAT_VERSION = 1
 GENESIS_PREV = "0" * 64
 
 _KEY_ID_LABEL = b"kaizen_otel audit key id"
+
+#: Why a seal was written. ``open``: right after the first line of a file, so even a young trail
+#: carries a seal; ``periodic``: every ``audit_seal_records`` lines or ``audit_seal_seconds``;
+#: ``rotation``: the last line of a rotated file; ``close``: the writer closed the trail, and a
+#: closed trail ends with it; ``explicit``: ``AuditTrail.seal()``.
+SEAL_REASONS = ("open", "periodic", "rotation", "close", "explicit")
+
+# Names written by the first line format, read as their current meaning.
+_LEGACY_REASONS = {"count": "periodic", "time": "periodic", "rotate": "rotation", "manual": "explicit"}
+
+
+def seal_reason(seal: Mapping[str, Any]) -> str:
+    """The reason a seal line gives (one of :data:`SEAL_REASONS`), or ``""`` when it names none."""
+    reason = seal.get("reason")
+    if not isinstance(reason, str):
+        return ""
+    reason = _LEGACY_REASONS.get(reason, reason)
+    return reason if reason in SEAL_REASONS else ""
 
 
 def _to_json(value: Any) -> Any:

@@ -3,8 +3,10 @@
 A trail named ``audit_trail.jsonl`` is the active file plus rotated files beside it named
 ``audit_trail.000001.jsonl``, ``audit_trail.000002.jsonl`` … The number is the file's index in
 the chain (the active file has the next one). ``audit_trail.jsonl.lock`` serialises writers
-across processes; ``audit_trail.jsonl.torn-<ns>`` holds bytes of a torn last line moved aside by
-crash recovery.
+across processes; ``audit_trail.jsonl.started`` marks that a trail was started here (its files
+vanishing is then a loss, not a fresh start); ``audit_trail.jsonl.new`` is where a new active file
+gets its first lines; ``audit_trail.jsonl.torn-<ns>`` holds bytes of a torn last line moved aside
+by crash recovery.
 """
 
 from __future__ import annotations
@@ -42,6 +44,16 @@ class TrailLayout:
     @property
     def lock_path(self) -> str:
         return self.path + ".lock"
+
+    @property
+    def staging_path(self) -> str:
+        """Where a new active file gets its first lines before it appears under the trail's name."""
+        return self.path + ".new"
+
+    @property
+    def started_path(self) -> str:
+        """Marker left once a trail has started here: its files vanishing is then not a fresh start."""
+        return self.path + ".started"
 
     def rotated_path(self, index: int) -> str:
         stem, suffix = self.stem_suffix

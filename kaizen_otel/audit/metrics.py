@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 
 from opentelemetry import metrics as otel_metrics
-from opentelemetry.metrics import MeterProvider
+from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
 __all__ = ["APPEND_BUCKETS", "AuditMetrics"]
 
@@ -64,8 +64,15 @@ class AuditMetrics:
             unit="s",
             description="Unix time of the last verification that found the trail intact.",
         )
-        self._recoveries = meter.create_counter(
-            "kaizen.audit.recoveries", unit="{event}", description="Torn tails moved aside on open."
+        # Observed, not added: a torn tail is recovered when the trail opens, which under
+        # ``configure()`` is before the global MeterProvider is installed; an ``add`` then would be
+        # lost, while a callback reports the count at every collection afterwards.
+        self._recovery_count = 0
+        meter.create_observable_counter(
+            "kaizen.audit.recoveries",
+            callbacks=[self._observe_recoveries],
+            unit="{event}",
+            description="Torn tails moved aside on open.",
         )
         self._attrs: dict[tuple[str, str], dict[str, str]] = {}
 
@@ -86,4 +93,7 @@ class AuditMetrics:
         self._verified.set(time.time())
 
     def recovered(self) -> None:
-        self._recoveries.add(1)
+        self._recovery_count += 1
+
+    def _observe_recoveries(self, _options: CallbackOptions) -> list[Observation]:
+        return [Observation(self._recovery_count)]

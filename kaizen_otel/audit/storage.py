@@ -41,7 +41,7 @@ import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from kaizen_otel.audit import chain
 from kaizen_otel.audit.files import TrailLayout, complete_length
@@ -140,12 +140,15 @@ class DurableLog:
         syscalls: SysCalls | None = None,
         clock: Callable[[], int] = time.time_ns,
         on_recovery: Callable[[Mapping[str, Any]], None] | None = None,
+        on_seal: Callable[[Appended], None] | None = None,
     ) -> None:
         self.layout = TrailLayout(os.path.abspath(path))
         self.options = options or StorageOptions()
         self._sys = syscalls or SysCalls()
         self._clock = clock
         self._on_recovery = on_recovery
+        self._on_seal = on_seal
+        self._new_seals: list[Appended] = []  # seals written in this commit, anchors once durable
         self._key_id = chain.key_id(self.options.key) if self.options.key else None
         self._reset_queue()
         self._pending: list[_Waiter] = []  # written by the leader, waiting for its fdatasync
@@ -159,7 +162,10 @@ class DurableLog:
         self._seq = -1
         self._head = chain.GENESIS_PREV
         self._last_kind = ""
+        self._last_seal_reason = ""
         self._end = 0
+        self._head_offset = 0  # where the line ``_head`` names starts, in the file ``_ident``
+        self._failed_write: tuple[int, bytes] | None = None  # our own line cut short by a failed write
         self._ident: tuple[int, int] = (0, 0)
         self._file_index = 0
         self._file_started_ns = 0
@@ -209,7 +215,10 @@ class DurableLog:
         return self._commit_queued(lambda: self._write_records(prepared))
 
     def seal(self, reason: str) -> Appended | None:
-        """Write a seal line now (durable on return); None when the trail ends with a seal already."""
+        """Write a seal line now (durable on return); None when the trail ends with a seal already.
+
+        ``reason`` is ``explicit`` (asked for) or ``periodic`` (the timer); see ``chain.SEAL_REASONS``.
+        """
 
         def action() -> list[Appended]:
             self._check_open()
@@ -387,12 +396,25 @@ class DurableLog:
             self._sync_written()
         except Exception as exc:  # the whole batch failed: every waiter not yet durable learns why
             self._pending = []
+            self._new_seals = []
             for waiter in batch:
                 if not waiter.durable and waiter.error is None:
                     waiter.error = _copy_error(exc)
         finally:
             if self._closing and not self._closed:
                 self._release_files()
+        self._publish_seals()
+
+    def _publish_seals(self) -> None:
+        """Hand the seals this commit made durable to ``on_seal`` (anchors); never raises."""
+        seals, self._new_seals = self._new_seals, []
+        if self._on_seal is None:
+            return
+        for appended in seals:
+            try:
+                self._on_seal(appended)
+            except Exception:
+                _log.exception("publishing the audit seal at seq %d as an anchor failed", appended.seq)
 
     def _run(self, waiter: _Waiter) -> None:
         """Write one waiter's lines (under the lock); a failure is that waiter's alone."""
@@ -412,7 +434,9 @@ class DurableLog:
         if self._closing or self._closed:
             return []
         try:
-            return self._write_seal_if_unsealed("close")
+            if self._last_kind == "seal" and self._last_seal_reason == "close":
+                return []
+            return [self._write_seal("close")]
         finally:
             self._closing = True
 
@@ -447,6 +471,13 @@ class DurableLog:
             raise AuditError(f"cannot stat the audit trail {self.path!r}: {exc.strerror}") from exc
         if on_disk is not None and stat.S_ISLNK(on_disk.st_mode):
             raise AuditError(f"refusing the audit trail {self.path!r}: it is a symbolic link")
+        if self._seq >= 0 and (
+            self._broken is not None
+            or on_disk is None
+            or (on_disk.st_dev, on_disk.st_ino) != self._ident
+            or on_disk.st_size != self._end
+        ):
+            self._check_continuity(on_disk)
         if on_disk is None:
             self._active_missing()
             return
@@ -456,6 +487,56 @@ class DurableLog:
             return
         if on_disk.st_size != self._end:
             self._load_tail()
+
+    def _check_continuity(self, on_disk: os.stat_result | None) -> None:
+        """Refuse to go on when the lines this writer knows are no longer where it left them.
+
+        The writer knows the file it last wrote or read (``_ident``), how long it was (``_end``)
+        and its last line (``_head``). Another writer may append to that file or rotate it away
+        (it then lives on under its chain index), but never shorten, replace or rewrite it. A file
+        cut back, emptied, deleted or replaced under a running writer means lines it acknowledged
+        are gone: ``record()`` then fails instead of chaining onto whatever is there now.
+        """
+        if on_disk is not None and (on_disk.st_dev, on_disk.st_ino) == self._ident:
+            where, size = self.path, on_disk.st_size
+        else:
+            where = self.layout.rotated_path(self._file_index)
+            try:
+                info = os.lstat(where)
+            except FileNotFoundError:
+                info = None
+            if info is None or (info.st_dev, info.st_ino) != self._ident:
+                newer = [index for index, _ in self.layout.rotated() if index > self._file_index]
+                if info is None and newer and on_disk is not None:
+                    return  # rotated further and removed by another writer's retention
+                self._tampered(f"the file holding seq {self._seq} was deleted or replaced")
+            size = info.st_size
+        if size < self._end:
+            self._tampered(f"it was cut from {self._end} to {size} bytes")
+        line = self._read_at(where, self._head_offset, self._end - self._head_offset)
+        try:
+            record, intact = chain.decode_line(line)
+        except ValueError:
+            record, intact = {}, False
+        if not intact or record.get("hash") != self._head:
+            self._tampered(f"the line of seq {self._seq} was rewritten")
+
+    def _read_at(self, path: str, offset: int, length: int) -> bytes:
+        if self._fd >= 0:
+            return self._pread_all(length, offset)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            return os.pread(fd, length, offset)
+        finally:
+            os.close(fd)
+
+    def _tampered(self, what: str) -> NoReturn:
+        self._broken = "tampered"
+        raise AuditError(
+            f"the audit trail {self.path!r} changed under the writer: {what}; lines up to seq "
+            f"{self._seq} were acknowledged. Refusing to chain onto it: run "
+            f"`kaizen-otel audit verify {self.path}`"
+        )
 
     def _active_missing(self) -> None:
         """No active file: a new trail, or a rotation cut short by a crash after the rename."""
@@ -471,25 +552,50 @@ class DurableLog:
         """(Re)open the active file, creating it when missing, then load its tail."""
         self._sync_written()
         try:
-            fd = self._open_file(self.path, create=True, exclusive=True)
-            created = True
-        except FileExistsError:
-            try:
-                fd = self._open_file(self.path, create=False)
-            except OSError as exc:
-                raise self._open_error(exc) from exc
-            created = False
+            fd = self._open_file(self.path, create=False)
+        except FileNotFoundError:
+            self._create_active()
+            return
         except OSError as exc:
             raise self._open_error(exc) from exc
-        if created:
-            self._fsync_dir_fd()
+        self._use(fd)
+        self._load_tail()
+
+    def _use(self, fd: int) -> None:
         old, self._fd = self._fd, fd
         if old >= 0:
             os.close(old)
         info = os.fstat(fd)
         self._ident = (info.st_dev, info.st_ino)
         self._broken = None
-        self._load_tail()
+
+    def _create_active(self) -> None:
+        """Start a new active file whole, so no crash leaves it empty or half-started.
+
+        Its first lines (genesis or link, then the open seal) are written and synced under a
+        staging name; then the file appears under the trail's name in one step (``link``, which
+        never replaces an existing file). An active file that exists but is empty is therefore
+        never a crash: verify reports it as ``truncated``.
+        """
+        staging = self.layout.staging_path
+        try:
+            fd = os.open(staging, _OPEN_FLAGS | os.O_CREAT | os.O_TRUNC, _FILE_MODE)
+            os.fchmod(fd, _FILE_MODE)
+        except OSError as exc:
+            raise self._open_error(exc) from exc
+        self._use(fd)
+        self._end = 0
+        genesis = self._start_file()
+        try:
+            os.link(staging, self.path)
+            os.unlink(staging)
+        except OSError as exc:
+            self._broken = "create failed"
+            raise AuditError(f"cannot start the audit file {self.path!r}: {exc.strerror or exc}") from exc
+        self._fsync_dir_fd()
+        self._head_ident = self._ident
+        if genesis is not None:
+            self._mark_started(genesis)
 
     def _fsync_dir_fd(self) -> None:
         try:
@@ -523,12 +629,14 @@ class DurableLog:
             first = handle.readline() if complete > 0 and self._head_ident != self._ident else b""
         self._end = complete
         if complete == 0:
-            self._start_file()
+            self._start_empty_file()
         else:
             record = self._parse_trusted(self._pread_all(complete - start, start), "last")
             self._seq = int(record["seq"])
             self._head = str(record["hash"])
+            self._head_offset = start
             self._last_kind = str(record.get("kind", ""))
+            self._last_seal_reason = chain.seal_reason(record) if self._last_kind == "seal" else ""
             if self._last_kind == "seal":
                 self._unsealed = 0
                 self._last_seal_ns = int(record.get("timestamp", self._last_seal_ns))
@@ -538,10 +646,40 @@ class DurableLog:
                 head = self._parse_trusted(first, "first")
                 self._file_index = int(head.get("file_index", 0))
                 self._file_started_ns = int(head.get("timestamp", 0))
+                if not os.path.lexists(self.layout.started_path):
+                    self._mark_started(str(head.get("hash", "")))
         self._head_ident = self._ident
         if self._pending_recovery is not None:
             recovery, self._pending_recovery = self._pending_recovery, None
-            self._write_line(recovery)
+            try:
+                self._write_line(recovery)
+            except AuditError:
+                self._pending_recovery = recovery  # written with the next line that gets through
+                raise
+
+    def _mark_started(self, first_hash: str) -> None:
+        """Leave ``<trail>.started`` beside the trail: a trail lived here, never start a new one.
+
+        A writer that finds the trail's files empty or gone while this marker exists refuses to
+        write a new genesis line over the loss (see ``_start_file``).
+        """
+        try:
+            fd = os.open(
+                self.layout.started_path,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                _FILE_MODE,
+            )
+        except FileExistsError:
+            return
+        except OSError as exc:
+            _log.warning("cannot write the audit marker %s: %s", self.layout.started_path, exc.strerror)
+            return
+        try:
+            os.write(fd, f"{first_hash}\n".encode("ascii", "replace"))
+            self._sys.fsync(fd)
+        finally:
+            os.close(fd)
+        self._fsync_dir_fd()
 
     def _parse_trusted(self, line: bytes, which: str) -> dict[str, Any]:
         try:
@@ -557,8 +695,17 @@ class DurableLog:
         return record
 
     def _recover_torn(self, complete: int, size: int) -> None:
-        """Move a torn last line aside, cut the file back, and queue a ``recovery`` line about it."""
+        """Move a torn last line aside, cut the file back, and queue a ``recovery`` line about it.
+
+        Bytes this writer left itself when a write failed (disk full, a file-size limit) are the
+        start of a line whose caller was told it failed: they are cut back and recorded without a
+        ``.torn-*`` file, so a full disk does not grow one file per failed call.
+        """
         torn = self._pread_all(size - complete, complete)
+        failed, self._failed_write = self._failed_write, None
+        if failed is not None and failed[0] == complete and failed[1].startswith(torn):
+            self._cut_own_failed_write(complete, torn)
+            return
         stamp = self._clock()
         aside = self.layout.torn_path(stamp)
         try:
@@ -598,6 +745,26 @@ class DurableLog:
         if self._on_recovery is not None:
             self._on_recovery(details)
 
+    def _cut_own_failed_write(self, complete: int, torn: bytes) -> None:
+        try:
+            os.ftruncate(self._fd, complete)
+            self._sys.fdatasync(self._fd)
+        except OSError as exc:
+            self._broken = "recovery failed"
+            raise AuditError(f"cannot cut back {self.path!r}: {exc.strerror or exc}") from exc
+        if self._pending_recovery is not None:  # still unwritten: one line tells of every cut
+            self._pending_recovery["cuts"] = int(self._pending_recovery.get("cuts", 1)) + 1
+            return
+        self._pending_recovery = {
+            "kind": "recovery",
+            "timestamp": self._clock(),
+            "cause": "failed_write",
+            "torn_bytes": len(torn),
+            "torn_sha256": hashlib.sha256(torn).hexdigest(),
+            "moved_to": None,
+            "offset": complete,
+        }
+
     # ----------------------------------------------------------------------------- writing
 
     def _write_line(self, fields: Mapping[str, Any]) -> Appended:
@@ -632,18 +799,22 @@ class DurableLog:
 
     def _put(self, line: bytes) -> None:
         """The one ``os.write`` of a line; anything short of all its bytes is a failure."""
+        offset = self._end
         try:
             written = self._sys.write(self._fd, line)
         except OSError as exc:
             self._broken = "write failed"
+            self._failed_write = (offset, line)
             raise AuditError(f"write to the audit trail {self.path!r} failed: {exc.strerror or exc}") from exc
         self._dirty = True
         if written != len(line):
             self._broken = "short write"
+            self._failed_write = (offset, line)
             raise AuditError(
                 f"short write to the audit trail {self.path!r}: {written} of {len(line)} bytes; "
                 "the record was not stored"
             )
+        self._head_offset = offset
         self._end += written
 
     def _advance(self, record: dict[str, Any], digest: str) -> Appended:
@@ -652,12 +823,15 @@ class DurableLog:
         self._seq = record["seq"]
         self._head = digest
         self._last_kind = kind
+        appended = Appended(record["seq"], digest, record)
         if kind == "seal":
             self._unsealed = 0
             self._last_seal_ns = record["timestamp"]
+            self._last_seal_reason = record["reason"]
+            self._new_seals.append(appended)
         else:
             self._unsealed += 1
-        return Appended(record["seq"], digest, record)
+        return appended
 
     def _write_records(self, records: Sequence[_Prepared]) -> list[Appended]:
         self._check_open()
@@ -665,23 +839,56 @@ class DurableLog:
             self._rotate()
         appended = [self._write_record(prepared) for prepared in records]
         if self.options.seal_records and self._unsealed >= self.options.seal_records:
-            self._write_line({"kind": "seal", "timestamp": self._clock(), "reason": "count"})
+            self._write_seal("periodic")
         return appended
 
     def _write_seal_if_unsealed(self, reason: str) -> list[Appended]:
         if self._last_kind == "seal":
             return []
-        return [self._write_line({"kind": "seal", "timestamp": self._clock(), "reason": reason})]
+        return [self._write_seal(reason)]
 
-    def _start_file(self) -> None:
-        """Write the first line of an empty active file: genesis, or a link to the previous file."""
+    def _write_seal(self, reason: str) -> Appended:
+        """A seal line: the HMAC binds the chain head, the count, the time and the reason."""
+        return self._write_line({"kind": "seal", "timestamp": self._clock(), "reason": reason})
+
+    def _start_empty_file(self) -> None:
+        """An active file that exists but is empty: only a file nobody wrote a trail to yet.
+
+        The writer itself never leaves one (see ``_create_active``), so an empty file where a trail
+        was started, or beside rotated files, lost its lines: refuse to write over that.
+        """
+        if self.layout.rotated():
+            self._broken = "trail emptied"
+            raise AuditError(
+                f"the active audit file {self.path!r} is empty although rotated files exist: its lines "
+                "were removed. Refusing to chain onto it: run `kaizen-otel audit verify`"
+            )
+        genesis = self._start_file()
+        self._head_ident = self._ident
+        if genesis is not None:
+            self._mark_started(genesis)
+
+    def _start_file(self) -> str | None:
+        """Write the first lines of an empty active file: genesis or a link, then an open seal.
+
+        Returns the genesis line's hash for a new trail, None for a later file.
+        """
         rotated = self.layout.rotated()
         now = self._clock()
+        genesis = None
         if not rotated:
+            if os.path.lexists(self.layout.started_path):
+                self._broken = "trail gone"
+                raise AuditError(
+                    f"the audit trail {self.path!r} is empty or gone, but a trail was started here "
+                    f"({os.path.basename(self.layout.started_path)} exists): refusing to start a new "
+                    "one over it. Keep the damaged files as evidence, move them and the marker "
+                    "aside, then open the trail again"
+                )
             self._seq = -1
             self._head = chain.GENESIS_PREV
             self._file_index = 0
-            self._write_line({"kind": "genesis", "timestamp": now, "file_index": 0})
+            genesis = self._write_line({"kind": "genesis", "timestamp": now, "file_index": 0}).hash
         else:
             index, previous = rotated[-1]
             with open(previous, "rb") as handle:
@@ -701,8 +908,10 @@ class DurableLog:
                     "prev_file": os.path.basename(previous),
                 }
             )
+        self._write_seal("open")
         self._file_started_ns = now
         self._sync_written()
+        return genesis
 
     # ----------------------------------------------------------------------------- rotation
 
@@ -716,7 +925,8 @@ class DurableLog:
 
     def _rotate(self) -> None:
         """Seal and close the active file under its index, start the next one with a link line."""
-        self._write_seal_if_unsealed("rotate")
+        if not (self._last_kind == "seal" and self._last_seal_reason == "rotation"):
+            self._write_seal("rotation")
         self._sync_written()
         target = self.layout.rotated_path(self._file_index)
         if os.path.lexists(target):

@@ -20,6 +20,7 @@ from opentelemetry._logs import SeverityNumber
 from opentelemetry.metrics import MeterProvider
 
 from kaizen_otel._internal.settings import Settings
+from kaizen_otel.audit.anchors import ANCHOR_EVENT, AnchorFile, anchor_attributes, anchor_of
 from kaizen_otel.audit.entry import RESULTS, AuditEntry
 from kaizen_otel.audit.exporter import JsonlAuditExporter
 from kaizen_otel.audit.metrics import AuditMetrics
@@ -86,7 +87,8 @@ class AuditTrail:
         retention_days: float = 0.0,
         seal_records: int = 1000,
         seal_seconds: float = 60.0,
-        redact: Redactor | None = None,
+        redact: Redactor | bool = True,
+        anchor_path: str | None = None,
         meter_provider: MeterProvider | None = None,
         forward_logger_provider: APILoggerProvider | None = None,
         syscalls: SysCalls | None = None,
@@ -104,14 +106,25 @@ class AuditTrail:
             ("seal_seconds", seal_seconds, False),
         ):
             _check_number(f"audit_{name}", value, integer=integer)
-        if redact is not None and not callable(redact):
-            raise KaizenConfigError("redact", redact, "a callable taking a mapping and returning a dict")
+        if not isinstance(redact, bool) and not callable(redact):
+            raise KaizenConfigError(
+                "redact", redact, "True (the default rules), False, or a callable taking a mapping"
+            )
         self._key = load_key(key, key_file)
-        self._redact = redact
         self._metrics = AuditMetrics(meter_provider)
+        self._redact: Redactor | None = (
+            _default_redactor(meter_provider) if redact is True else redact or None
+        )
+        self._anchor_file = AnchorFile(anchor_path) if anchor_path else None
+        self._forward = (
+            forward_logger_provider.get_logger("kaizen_otel.audit") if forward_logger_provider else None
+        )
+        self._forward_failed = False
+        self._anchor_failed = False
         self._seal_seconds = float(seal_seconds)
+        self._path = os.path.abspath(os.path.expanduser(os.fspath(path)))
         self._storage = DurableLog(
-            os.path.expanduser(os.fspath(path)),
+            self._path,
             StorageOptions(
                 rotate_bytes=rotate_bytes,
                 rotate_seconds=float(rotate_seconds),
@@ -122,15 +135,12 @@ class AuditTrail:
             ),
             syscalls=syscalls,
             on_recovery=lambda _details: self._metrics.recovered(),
+            on_seal=self._publish_anchor,
         )
         self._exporter = JsonlAuditExporter(self._storage)
         self._processor = DurableAuditProcessor(self._exporter)
         self._provider = AuditLoggerProvider(self._processor)
         self._logger = self._provider.get_logger("kaizen_otel.audit")
-        self._forward = (
-            forward_logger_provider.get_logger("kaizen_otel.audit") if forward_logger_provider else None
-        )
-        self._forward_failed = False
         self._closed = False
         self._close_lock = threading.Lock()
         self._timer: threading.Thread | None = None
@@ -141,7 +151,12 @@ class AuditTrail:
 
     @classmethod
     def open(cls, path: str, **options: Any) -> AuditTrail:
-        """Open (or create) the trail at ``path``; ``options`` are the constructor's keywords."""
+        """Open (or create) the trail at ``path``; ``options`` are the constructor's keywords.
+
+        Redaction is on by default (``redact=True``: the default rules of
+        :class:`kaizen_otel.redaction.Redactor`): an immutable file cannot be cleaned afterwards.
+        Pass ``redact=False`` to store details verbatim, or your own callable.
+        """
         return cls(path, **options)
 
     @classmethod
@@ -149,7 +164,7 @@ class AuditTrail:
         cls,
         settings: Settings,
         *,
-        redact: Redactor | None = None,
+        redact: Redactor | bool = True,
         meter_provider: MeterProvider | None = None,
         forward_logger_provider: APILoggerProvider | None = None,
     ) -> AuditTrail:
@@ -164,6 +179,7 @@ class AuditTrail:
             retention_days=settings.audit_retention_days,
             seal_records=settings.audit_seal_records,
             seal_seconds=settings.audit_seal_seconds,
+            anchor_path=settings.audit_anchor_path,
             redact=redact,
             meter_provider=meter_provider,
             forward_logger_provider=forward_logger_provider,
@@ -210,8 +226,12 @@ class AuditTrail:
             raise ValueError(f"result must be one of {', '.join(RESULTS)}; got {result!r}")
         if user_id is not None and not isinstance(user_id, str):
             raise TypeError(f"user_id must be a string or None; got {user_id!r}")
-        details_map = _mapping("details", details)
-        metadata_map = _mapping("metadata", metadata)
+        try:
+            details_map = _mapping("details", details)
+            metadata_map = _mapping("metadata", metadata)
+        except AuditError:
+            self._metrics.failed("invalid_record")
+            raise
         if self._redact is not None:
             details_map = self._redact(details_map)
             metadata_map = self._redact(metadata_map)
@@ -272,6 +292,34 @@ class AuditTrail:
                 self._forward_failed = True
                 _log.exception("forwarding audit records as log events failed; the local trail is unaffected")
 
+    def _publish_anchor(self, seal: Appended) -> None:
+        """Send a durable seal's head off the host: the anchor file and/or an OTLP log event."""
+        if self._anchor_file is None and self._forward is None:
+            return
+        anchor = anchor_of(self._path, seal)
+        if self._anchor_file is not None:
+            try:
+                self._anchor_file.append(anchor)
+            except OSError as exc:
+                self._metrics.failed("anchor")
+                if not self._anchor_failed:
+                    self._anchor_failed = True
+                    _log.error("writing audit anchors to %s failed: %s", self._anchor_file.path, exc)
+        if self._forward is not None:
+            try:
+                self._forward.emit(
+                    timestamp=int(anchor["timestamp"] or time.time_ns()),
+                    observed_timestamp=time.time_ns(),
+                    severity_number=SeverityNumber.INFO,
+                    body=dict(anchor),
+                    event_name=ANCHOR_EVENT,
+                    attributes=anchor_attributes(anchor),
+                )
+            except Exception:
+                if not self._forward_failed:
+                    self._forward_failed = True
+                    _log.exception("forwarding audit anchors as log events failed")
+
     # ------------------------------------------------------------------------------- seals
 
     def seal(self) -> Appended | None:
@@ -279,7 +327,7 @@ class AuditTrail:
 
         Keep its ``seq`` and ``hash`` somewhere else to verify later with ``expect=``.
         """
-        return self._storage.seal("manual")
+        return self._storage.seal("explicit")
 
     def _ensure_timer(self) -> None:
         if self._timer is None and self._seal_seconds > 0 and not self._closed:
@@ -296,7 +344,7 @@ class AuditTrail:
     def _seal_if_due(self) -> None:
         if self._storage.unsealed and not self._storage.closed:
             try:
-                self._storage.seal("time")
+                self._storage.seal("periodic")
             except AuditError as exc:
                 _log.error("timed audit seal failed: %s", exc)
 
@@ -365,12 +413,51 @@ def _check_text(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be a non-empty string; got {value!r}")
 
 
+#: How deep ``details`` and ``metadata`` may nest; deeper is refused, never a RecursionError.
+MAX_DEPTH = 64
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def _mapping(name: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
         raise TypeError(f"{name} must be a mapping or None; got {type(value).__name__}")
+    for item in value.values():
+        if not isinstance(item, _SCALARS):
+            _check_nesting(name, item, 2, set())
     return dict(value)
+
+
+def _check_nesting(name: str, value: Any, depth: int, path: set[int]) -> None:
+    """Refuse a value that contains itself or nests deeper than :data:`MAX_DEPTH` (AuditError).
+
+    Checked before redaction and serialisation, so hostile input fails the one record with a clear
+    error instead of reaching the recursion limit somewhere inside.
+    """
+    if isinstance(value, _SCALARS):
+        return
+    if isinstance(value, Mapping):
+        items: Any = value.values()
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = value
+    else:
+        return
+    if depth > MAX_DEPTH:
+        raise AuditError(f"{name} nests deeper than {MAX_DEPTH} levels; the record was not stored")
+    if id(value) in path:
+        raise AuditError(f"{name} contains itself; the record was not stored")
+    path.add(id(value))
+    for item in items:
+        _check_nesting(name, item, depth + 1, path)
+    path.discard(id(value))
+
+
+def _default_redactor(meter_provider: MeterProvider | None) -> Redactor:
+    from kaizen_otel.redaction import Redactor as Rules
+
+    return Rules(meter_provider=meter_provider).redact_mapping
 
 
 def _error_type(exc: AuditError) -> str:
@@ -379,6 +466,8 @@ def _error_type(exc: AuditError) -> str:
         ("fdatasync", "fsync"),
         ("short write", "short_write"),
         ("write to", "write"),
+        ("changed under the writer", "tampered"),
+        ("refusing", "refused"),
         ("closed", "closed"),
         ("shut down", "closed"),
         ("JSON", "invalid_record"),

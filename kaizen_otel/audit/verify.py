@@ -10,20 +10,32 @@ time (bounded memory for a trail of any size), and reports each damage with the 
 ``inserted``      a line that was never written by a writer (two lines claim the same predecessor)
 ``reordered``     lines or rotated files are out of order
 ``truncated``     a file ends without the seal that closes it: lines were cut from its end (or, for
-                  the active file, the writer was killed or is still running: see ``live``)
+                  the active file, the writer was killed or is still running: see ``live``). A
+                  closed trail ends with a ``close`` seal; a trail cut back to any other seal
+                  (periodic, rotation, open, explicit) is truncated too. An empty active file, or
+                  an anchor kept elsewhere that the trail no longer reaches, is truncated as well
 ``torn``          the last line has no newline: a writer died mid-write (not tampering)
 ``broken_link``   a file's first line does not link to the end of the file before it
 ``bad_seal``      a seal's HMAC does not match under the given key (forged or rewritten trail)
-``missing_file``  a rotated file is missing and no retention line accounts for it
+``missing_file``  a rotated file is missing and no retention line accounts for it, or the active
+                  file is missing while rotated files exist
 
 Without a key, seals cannot be checked: a trail rewritten from scratch with recomputed hashes
-verifies. With the key, it does not.
+verifies. With the key, it does not. Anchors (seal heads kept off the host, see
+:mod:`kaizen_otel.audit.anchors`) catch what a key holder on the host could still do: cut the trail
+back to an older seal, roll the directory back to an older copy, or rewrite it and seal again.
+
+``live=True`` (a writer may be running): a trail that does not end with a close seal is ``open``
+rather than truncated, and the report says how much of its tail is not yet sealed (lines and
+seconds: what an attacker with file access could still cut undetected). With a key it must carry
+at least one valid seal.
 """
 
 from __future__ import annotations
 
 import hmac
 import os
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +87,12 @@ class VerifyReport:
     key_checked: bool = False
     head_seq: int = -1
     head_hash: str = ""
+    #: ``closed`` (ends with a close seal), ``open`` (``live`` and no close seal yet) or ``""``.
+    state: str = ""
+    #: Lines after the last seal that could be checked, and seconds since that seal was written.
+    unsealed_lines: int = 0
+    unsealed_seconds: float = 0.0
+    anchors_checked: int = 0
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     more_problems: int = 0
@@ -97,6 +115,9 @@ class VerifyReport:
             "sealed_through": self.sealed_through,
             "key_checked": self.key_checked,
             "head": {"seq": self.head_seq, "hash": self.head_hash},
+            "state": self.state,
+            "unsealed": {"lines": self.unsealed_lines, "seconds": round(self.unsealed_seconds, 3)},
+            "anchors_checked": self.anchors_checked,
             "problems": [vars(p) for p in self.problems],
             "more_problems": self.more_problems,
             "notes": self.notes,
@@ -178,12 +199,15 @@ def verify_trail(
     """Check the trail whose active file is ``path``; return a report (``ok`` and problems).
 
     ``key``: the HMAC key; without it seals are counted but not checked. ``live``: a writer may
-    be running, so an active file that does not end with a seal is normal. ``expect``: anchors
-    ``(seq, hash)`` kept elsewhere (for example the output of ``seal()``); each must be found,
-    which also catches a cut tail or a rewrite that a key-less check cannot.
+    be running, so a trail without its close seal is ``open``, not truncated. ``expect``: anchors
+    ``(seq, hash)`` kept elsewhere (for example the output of ``seal()``, or
+    :func:`~kaizen_otel.audit.anchors.read_anchors`); each must be found with that hash, which
+    catches a cut tail, a rollback or a rewrite that a key-less or on-host check cannot.
     """
     key_bytes = key.encode() if isinstance(key, str) else key
-    return _Verifier(os.path.abspath(path), key_bytes, live, dict(expect)).run()
+    verifier = _Verifier(os.path.abspath(path), key_bytes, live, dict(expect))
+    verifier.report.anchors_checked = len(verifier.expect)
+    return verifier.run()
 
 
 class _Verifier:
@@ -198,6 +222,9 @@ class _Verifier:
         self.pending_anchor: tuple[str, int, str] | None = None
         self.retention: list[tuple[int, str]] = []
         self.first_seq: int | None = None
+        self.last_seal_reason = ""
+        self.last_seal_ns = 0
+        self.lines_in: dict[str, int] = {}
 
     def problem(
         self, line: _Line | None, kind: str, message: str, *, file: str = "", lineno: int = 0
@@ -218,6 +245,7 @@ class _Verifier:
         expected_index = {path: index for index, path in files}
         for line in lines:
             self.report.lines += 1
+            self.lines_in[line.file] = self.lines_in.get(line.file, 0) + 1
             if line.torn:
                 if line.last_in_file and line.file == files[-1][1]:
                     self.problem(line, "torn", "the last line has no newline: a writer stopped mid-write")
@@ -246,6 +274,19 @@ class _Verifier:
         files = list(rotated)
         if os.path.exists(self.layout.path):
             files.append(((rotated[-1][0] + 1) if rotated else 0, self.layout.path))
+        elif rotated and self.live:
+            self.report.notes.append(
+                "the active file is missing: a writer is between rotating and starting it, or died "
+                "there (the next writer starts it); without --live this is reported as missing_file"
+            )
+        elif rotated:
+            self.problem(
+                None,
+                "missing_file",
+                "the active file is missing while rotated files exist: it was deleted (or a writer "
+                "died between rotating and starting it)",
+                file=self.layout.name,
+            )
         previous = None
         for index, path in rotated:
             if previous is not None and index != previous + 1:
@@ -341,7 +382,7 @@ class _Verifier:
             )
             return
         if self.key is None:
-            self.report.sealed_through = line.seq
+            self._sealed(line, record)
             return
         mac = record.get("mac")
         if not isinstance(mac, str):
@@ -351,7 +392,13 @@ class _Verifier:
         elif not hmac.compare_digest(chain.seal_mac(self.key, record), mac):
             self.problem(line, "bad_seal", "the HMAC does not match: the seal or the chain head was forged")
         else:
-            self.report.sealed_through = line.seq
+            self._sealed(line, record)
+
+    def _sealed(self, line: _Line, record: dict[str, Any]) -> None:
+        self.report.sealed_through = line.seq
+        self.last_seal_reason = chain.seal_reason(record)
+        timestamp = record.get("timestamp")
+        self.last_seal_ns = timestamp if isinstance(timestamp, int) else 0
 
     # -------------------------------------------------------------------------------- end
 
@@ -375,20 +422,21 @@ class _Verifier:
                 )
         active = files[-1][1]
         torn_tail = any(p.kind == "torn" for p in report.problems)
-        if last is not None and last.kind != "seal" and not torn_tail:
-            unsealed = last.seq - max(report.sealed_through, -1)
-            if self.live:
-                report.notes.append(f"{unsealed} line(s) after the last seal (a writer is running)")
-            else:
-                self.problem(
-                    None,
-                    "truncated",
-                    f"the trail ends at seq {last.seq} without a closing seal: lines may have been cut "
-                    "from its end, or the writer was killed or is still running (verify with live=True "
-                    "/ --live)",
-                    file=os.path.basename(active),
-                    lineno=last.lineno + 1,
-                )
+        if os.path.exists(self.layout.path) and not self.lines_in.get(self.layout.path):
+            self.problem(
+                None,
+                "truncated",
+                "the active file is empty: "
+                + (
+                    "it must start with a link to the rotated file before it"
+                    if len(files) > 1
+                    else "a trail starts with its genesis line"
+                ),
+                file=self.layout.name,
+                lineno=1,
+            )
+        elif last is not None and not torn_tail:
+            self._check_end(last, os.path.basename(active))
         first_kept = self.retained_from_seq
         for seq in sorted(self.expect):
             if first_kept is not None and seq < first_kept:
@@ -397,9 +445,49 @@ class _Verifier:
             self.problem(
                 None,
                 "truncated",
-                f"anchor seq {seq} is not in the trail (it ends at seq {report.head_seq})",
+                f"anchor seq {seq} is not in the trail (it ends at seq {report.head_seq}): the trail "
+                "was cut back or rolled back to an older copy",
                 file=os.path.basename(active),
                 lineno=0,
             )
         if self.key is None:
             report.notes.append("no key given: seals were not checked, so a rewritten trail would pass")
+
+    def _check_end(self, last: _Line, active: str) -> None:
+        """A closed trail ends with a valid close seal; a live one reports its unsealed tail."""
+        report = self.report
+        if last.kind == "seal" and report.sealed_through == last.seq and self.last_seal_reason == "close":
+            report.state = "closed"
+            return
+        report.unsealed_lines = (
+            last.seq - max(report.sealed_through, -1) if report.sealed_through >= 0 else (last.seq + 1)
+        )
+        if self.last_seal_ns:
+            report.unsealed_seconds = max(0.0, (time.time_ns() - self.last_seal_ns) / 1e9)
+        if self.live:
+            report.state = "open"
+            if self.key is not None and report.sealed_through < 0:
+                self.problem(
+                    None,
+                    "bad_seal",
+                    "no valid seal although a key was given: a trail written without the key looks like this",
+                    file=active,
+                )
+            report.notes.append(
+                f"open: {report.unsealed_lines} line(s) after the last seal, written "
+                f"{report.unsealed_seconds:.0f} s ago (a writer is running; this tail is not sealed yet)"
+            )
+            return
+        ending = (
+            f"a {self.last_seal_reason or 'unnamed'} seal"
+            if last.kind == "seal"
+            else f"seq {last.seq}, {report.unsealed_lines} line(s) after the last seal"
+        )
+        self.problem(
+            None,
+            "truncated",
+            f"the trail ends with {ending}, not with a close seal: lines may have been cut from its "
+            "end, or the writer was killed or is still running (verify with live=True / --live)",
+            file=active,
+            lineno=last.lineno + 1,
+        )

@@ -41,7 +41,7 @@ def test_record_returns_the_durable_entry_with_every_field(trail: AuditTrail) ->
     assert entry.details == {"tool_name": "bash", "command": "ls -la"}
     assert entry.metadata == {"session_id": "session-123"}
     assert entry.timestamp.tzinfo is not None and entry.timestamp_ns > 0
-    assert entry.seq == 1  # line 0 is the genesis line
+    assert entry.seq == 2  # line 0 is the genesis line, line 1 its open seal
     on_disk = records_in(trail.path)
     assert on_disk[0]["hash"] == entry.hash and on_disk[0]["timestamp"] == entry.timestamp_ns
     assert entry.to_dict()["timestamp"].endswith("Z")
@@ -114,7 +114,7 @@ def test_a_record_the_exporter_cannot_represent_is_refused(trail: AuditTrail) ->
     with pytest.raises(AuditError, match="JSON"):
         trail.record("a", "x", {"ratio": float("nan")})
     assert records_in(trail.path) == []
-    assert trail.record("a", "x", {"ok": True}).seq == 1
+    assert trail.record("a", "x", {"ok": True}).seq == 2
 
 
 @pytest.mark.parametrize(
@@ -156,7 +156,7 @@ def test_the_time_seal_covers_records_within_its_interval(trail_path: str) -> No
         deadline = time.monotonic() + 5
         while lines_of(trail_path)[-1]["kind"] != "seal" and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert lines_of(trail_path)[-1]["reason"] == "time"
+        assert lines_of(trail_path)[-1]["reason"] == "periodic"
 
 
 def test_a_seal_follows_every_n_unsealed_lines(trail_path: str) -> None:
@@ -164,7 +164,7 @@ def test_a_seal_follows_every_n_unsealed_lines(trail_path: str) -> None:
         for _ in range(7):
             trail.record("a", "x")
     kinds = "".join(str(line["kind"])[0] for line in lines_of(trail_path))
-    assert kinds == "grrsrrrsrrs"  # genesis counts as a line; the last seal is the close seal
+    assert kinds == "gsrrrsrrrsrs"  # the open seal follows genesis; the last seal is the close seal
 
 
 def test_forwarded_records_are_log_events_named_kaizen_audit(trail_path: str) -> None:
@@ -173,8 +173,7 @@ def test_forwarded_records_are_log_events_named_kaizen_audit(trail_path: str) ->
     provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
     with AuditTrail(trail_path, forward_logger_provider=provider, seal_seconds=0) as trail:
         entry = trail.record("a", "tool_execute", {"n": 1}, result="denied")
-    (forwarded,) = exporter.get_finished_logs()
-    assert forwarded.log_record.event_name == "kaizen.audit"
+    (forwarded,) = [f for f in exporter.get_finished_logs() if f.log_record.event_name == "kaizen.audit"]
     assert forwarded.log_record.timestamp == entry.timestamp_ns
     assert forwarded.log_record.body["hash"] == entry.hash  # type: ignore[index]
     assert forwarded.log_record.attributes["kaizen.audit.result"] == "denied"  # type: ignore[index]
@@ -190,7 +189,7 @@ def test_a_failing_forwarder_does_not_fail_the_record(trail_path: str) -> None:
             return Logger()
 
     with AuditTrail(trail_path, forward_logger_provider=Broken(), seal_seconds=0) as trail:
-        assert trail.record("a", "x").seq == 1
+        assert trail.record("a", "x").seq == 2
     assert len(records_in(trail_path)) == 1
 
 

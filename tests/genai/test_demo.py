@@ -34,7 +34,7 @@ def test_the_demo_runs_crosses_its_budget_and_verifies_its_audit_trail(tmp_path)
     assert "researcher: stopped by budget" in text
     assert "1 crossed" in text
     assert "verified" in text and "NOT verified" not in text
-    assert "1 seal," in text  # the seal the audit trail writes when the demo shuts it down
+    assert "2 seals," in text  # the open seal after genesis, and the close seal at shutdown
     assert "http://localhost:" in text
     lines = [json.loads(line) for line in audit.read_text().splitlines() if line.strip()]
     actions = {line.get("action") or line.get("body", {}).get("action") for line in lines}
