@@ -17,9 +17,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-__all__ = ["TrailLayout", "complete_length", "iter_lines", "iter_lines_reversed", "read_first_line"]
+__all__ = [
+    "TrailLayout",
+    "complete_length",
+    "iter_lines",
+    "iter_lines_reversed",
+    "read_first_line",
+    "resolve_trail_path",
+]
 
 _CHUNK = 64 * 1024
+
+
+def resolve_trail_path(path: str | os.PathLike[str]) -> str:
+    """The absolute path of a trail's active file, ``~`` expanded: how every writer and reader
+    (``configure()``, ``AuditTrail``, the CLI) turns a setting or argument into a file."""
+    return os.path.abspath(os.path.expanduser(os.fspath(path)))
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ memory; results come out in chain order. Time bounds: ``start`` is inclusive, ``
 aware datetimes, naive datetimes (taken as UTC, as the source documents' ``datetime.utcnow()``
 gives), or integers in nanoseconds since the epoch.
 
-A query does not verify hashes (use ``verify``); it skips a torn last line and lines that are
-not JSON.
+A query does not verify hashes (use ``verify``); it skips a torn last line, lines that are not
+JSON, and lines it cannot read as an entry (a timestamp that is not an integer, say), telling
+``on_skip`` about each so that a damaged trail is reported, never a crash.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from kaizen_otel.audit.entry import RESULTS, AuditEntry
 from kaizen_otel.audit.files import TrailLayout, iter_lines, iter_lines_reversed, read_first_line
@@ -118,16 +120,36 @@ def _records(path: str) -> Iterator[dict[str, object]]:
         return
 
 
-def iter_entries(path: str, query: AuditQuery | None = None) -> Iterator[AuditEntry]:
+#: Told ``(file, reason)`` for each line a query skipped because it could not be read as an entry.
+OnSkip = Callable[[str, str], None]
+
+
+def entry_of(record: Mapping[str, Any], file: str, on_skip: OnSkip | None) -> AuditEntry | None:
+    """The entry of a matching line, or None (and ``on_skip`` told) when a field is unreadable."""
+    try:
+        return AuditEntry.from_record(record)
+    except (TypeError, ValueError, OverflowError) as exc:
+        if on_skip is not None:
+            on_skip(file, f"seq {record.get('seq')!r}: {exc}")
+        return None
+
+
+def iter_entries(
+    path: str, query: AuditQuery | None = None, *, on_skip: OnSkip | None = None
+) -> Iterator[AuditEntry]:
     """Entries of the trail at ``path`` that match ``query``, oldest first, streamed."""
     wanted = query or AuditQuery()
     for file in _files_in_order(TrailLayout(os.path.abspath(path))):
         for record in _records(file):
             if wanted.matches(record):
-                yield AuditEntry.from_record(record)
+                entry = entry_of(record, file, on_skip)
+                if entry is not None:
+                    yield entry
 
 
-def tail_entries(path: str, count: int, query: AuditQuery | None = None) -> list[AuditEntry]:
+def tail_entries(
+    path: str, count: int, query: AuditQuery | None = None, *, on_skip: OnSkip | None = None
+) -> list[AuditEntry]:
     """The last ``count`` matching entries, oldest first, reading files backwards from the end."""
     if count <= 0:
         return []
@@ -145,7 +167,10 @@ def tail_entries(path: str, count: int, query: AuditQuery | None = None) -> list
                 except ValueError:
                     continue
                 if isinstance(record, dict) and wanted.matches(record):
-                    found.append(AuditEntry.from_record(record))
+                    entry = entry_of(record, file, on_skip)
+                    if entry is None:
+                        continue
+                    found.append(entry)
                     if len(found) == count:
                         return found[::-1]
         except FileNotFoundError:

@@ -23,6 +23,7 @@ from kaizen_otel._internal.settings import Settings
 from kaizen_otel.audit.anchors import ANCHOR_EVENT, AnchorFile, anchor_attributes, anchor_of
 from kaizen_otel.audit.entry import RESULTS, AuditEntry
 from kaizen_otel.audit.exporter import JsonlAuditExporter
+from kaizen_otel.audit.files import resolve_trail_path
 from kaizen_otel.audit.metrics import AuditMetrics
 from kaizen_otel.audit.processor import AuditLoggerProvider, DurableAuditProcessor
 from kaizen_otel.audit.query import AuditQuery, iter_entries, to_ns
@@ -122,7 +123,7 @@ class AuditTrail:
         self._forward_failed = False
         self._anchor_failed = False
         self._seal_seconds = float(seal_seconds)
-        self._path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+        self._path = resolve_trail_path(path)
         self._storage = DurableLog(
             self._path,
             StorageOptions(

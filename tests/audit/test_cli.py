@@ -55,7 +55,7 @@ def test_verify_exits_zero_for_an_intact_trail(sample: str, tmp_path: Path) -> N
     key_file.write_bytes(KEY)
     done = run_cli("verify", sample, "--key-file", str(key_file))
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1].startswith(f"OK: {sample}: 1 file(s)")
+    assert done.stdout.splitlines()[-1].startswith(f"OK (closed): {sample}: 1 file(s)")
     assert "seals checked with the key" in done.stdout
 
 
