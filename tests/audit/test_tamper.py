@@ -16,8 +16,8 @@ import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from kaizen_otel.audit import AuditTrail, read_anchors, verify_trail
-from kaizen_otel.audit import chain
+from kaizen_otel.audit import AuditTrail, chain, read_anchors, verify_trail
+from kaizen_otel.audit.files import TrailLayout
 from kaizen_otel.exceptions import AuditError
 from tests.audit.conftest import KEY, lines_of, records_in
 from tests.audit.test_cli import run_cli
@@ -65,17 +65,11 @@ def test_a_rotated_trail_cut_back_to_a_rotation_seal_is_truncated(trail_path: st
     with AuditTrail(trail_path, key=KEY, rotate_bytes=600, seal_seconds=0) as trail:
         for i in range(12):
             trail.record("agent", "step", {"i": i})
-    newest_rotated = AuditTrailLayout(trail_path).rotated()[-1][1]
+    newest_rotated = TrailLayout(trail_path).rotated()[-1][1]
     os.unlink(trail_path)
     os.rename(newest_rotated, trail_path)  # the trail now ends at the last rotation seal
     assert "truncated" in kinds(trail_path) or "missing_file" in kinds(trail_path)
     assert not verify_trail(trail_path, KEY).ok
-
-
-def AuditTrailLayout(path: str):  # noqa: N802 - reads like the class it returns
-    from kaizen_otel.audit.files import TrailLayout
-
-    return TrailLayout(path)
 
 
 def test_the_closed_trail_verifies_and_says_it_is_closed(sealed_trail: str) -> None:
@@ -88,7 +82,7 @@ def rotated_trail(trail_path: str) -> str:
     with AuditTrail(trail_path, key=KEY, rotate_bytes=700, seal_seconds=0) as trail:
         for i in range(15):
             trail.record("agent", "step", {"i": i})
-    assert len(AuditTrailLayout(trail_path).rotated()) >= 2
+    assert len(TrailLayout(trail_path).rotated()) >= 2
     return trail_path
 
 
@@ -109,7 +103,7 @@ def test_a_deleted_active_file_is_missing(rotated_trail: str) -> None:
 
 def test_the_active_file_deleted_with_the_newest_rotated_file_is_caught(rotated_trail: str) -> None:
     os.unlink(rotated_trail)
-    os.unlink(AuditTrailLayout(rotated_trail).rotated()[-1][1])
+    os.unlink(TrailLayout(rotated_trail).rotated()[-1][1])
     found = kinds(rotated_trail)
     assert "missing_file" in found and "truncated" in found  # ends on a rotation seal, no close
 
