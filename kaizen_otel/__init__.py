@@ -17,6 +17,14 @@ if TYPE_CHECKING:
     from kaizen_otel._internal.settings import Settings
     from kaizen_otel._internal.setup import Observability
     from kaizen_otel.audit import AuditEntry, AuditTrail, JsonlAuditExporter, VerifyReport, verify_trail
+    from kaizen_otel.compat import (
+        AuditTrailManager,
+        FileAuditStorage,
+        MetricsCollector,
+        ObservabilityManager,
+        ObservabilityMixin,
+        TracingManager,
+    )
     from kaizen_otel.genai import (
         AgentInvocation,
         AuditHook,
@@ -92,6 +100,12 @@ _LAZY = {
     "VerifyReport": "kaizen_otel.audit",
     "verify_trail": "kaizen_otel.audit",
     "Redactor": "kaizen_otel.redaction",
+    "AuditTrailManager": "kaizen_otel.compat",
+    "FileAuditStorage": "kaizen_otel.compat",
+    "MetricsCollector": "kaizen_otel.compat",
+    "ObservabilityManager": "kaizen_otel.compat",
+    "ObservabilityMixin": "kaizen_otel.compat",
+    "TracingManager": "kaizen_otel.compat",
 }
 
 __all__ = [
@@ -100,9 +114,11 @@ __all__ = [
     "AuditError",
     "AuditHook",
     "AuditTrail",
+    "AuditTrailManager",
     "BaseHook",
     "BudgetExceededError",
     "BudgetLimits",
+    "FileAuditStorage",
     "HookContext",
     "HookEvent",
     "HookManager",
@@ -111,15 +127,19 @@ __all__ = [
     "KaizenConfigError",
     "KaizenError",
     "LLMInvocation",
+    "MetricsCollector",
     "MetricsHook",
     "ModelPrice",
     "Observability",
+    "ObservabilityManager",
+    "ObservabilityMixin",
     "Pricing",
     "Redactor",
     "Settings",
     "StructuredLogger",
     "ToolInvocation",
     "TracingHook",
+    "TracingManager",
     "VerifyReport",
     "agent_run",
     "bind_context",

@@ -1,0 +1,65 @@
+"""The process-wide pipeline under the compat API: ``configure()`` once, then reuse its handle.
+
+OpenTelemetry lets each global provider be set once per process. The first manager (or
+TracingManager, or audit storage) that needs the pipeline calls ``configure()`` with its own
+choices; every later one reuses the installed handle, whatever it asks for.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kaizen_otel._internal.setup import Observability, active, configure_once
+from kaizen_otel.exceptions import KaizenConfigError, KaizenError
+
+__all__ = ["DEFAULT_SERVICE_NAME", "check_flag", "check_text", "process_handle"]
+
+_log = logging.getLogger("kaizen_otel.compat")
+
+#: The documents' default service name.
+DEFAULT_SERVICE_NAME = "kaizen-agent"
+
+
+def check_flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise KaizenConfigError(name, value, "True or False")
+    return value
+
+
+def check_text(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise KaizenConfigError(name, value, "a non-empty string")
+    return value
+
+
+def _environment_names_service() -> bool:
+    """True when ``KAIZEN_OTEL_SERVICE_NAME`` or ``OTEL_SERVICE_NAME`` sets the service name."""
+    from kaizen_otel._internal.settings import resolve
+
+    try:
+        return resolve({}).sources["service_name"] != "default"
+    except KaizenConfigError:
+        return False  # configure() raises the same error with the full message
+
+
+def process_handle(service_name: str, origin: str, **switches: bool) -> Observability | None:
+    """The installed handle, or a new one configured with ``service_name`` and ``switches``.
+
+    The documents' default name (``kaizen-agent``) does not override a service name the
+    environment sets. None when the process was configured and then shut down (OpenTelemetry
+    allows no second installation): the caller then works with the OTel API's no-ops.
+    """
+    handle = active()
+    if handle is not None:
+        return handle
+    overrides: dict[str, Any] = dict(switches)
+    if service_name != DEFAULT_SERVICE_NAME or not _environment_names_service():
+        overrides["service_name"] = service_name
+    try:
+        return configure_once(overrides, strict=True, origin=origin)
+    except KaizenConfigError:
+        raise
+    except KaizenError as exc:
+        _log.warning("kaizen_otel: %s; %s records nothing", exc, origin)
+        return None

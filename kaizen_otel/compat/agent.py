@@ -1,0 +1,218 @@
+"""One-line observability for any agent class: ``enable_observability()`` and ``cleanup()``.
+
+:class:`ObservabilityMixin` gives an agent what the documents' ``BaseAgent`` has: a
+``_hook_manager`` (created on first use), ``enable_observability(...)`` returning an
+:class:`ObservabilityManager`, and ``cleanup()``. Nothing is built, wrapped or registered until
+``enable_observability()`` is called, so an agent that never calls it pays nothing.
+
+Enabling registers the existing hooks on the agent's hook manager, one per component switched on
+(:class:`TracingHook`, :class:`MetricsHook`, :class:`AuditHook`, and a hook that logs each event
+through the manager's :class:`StructuredLogger`), and wraps this instance's ``run`` (sync or
+async) so it fires ``PRE_AGENT_LOOP`` / ``POST_AGENT_LOOP``. Tool, LLM and memory events the agent
+fires on ``self._hook_manager`` go through the same hooks; tool and LLM spans become children of
+the run's span.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from kaizen_otel.compat.audit import AuditTrailManager
+from kaizen_otel.compat.manager import ObservabilityManager
+from kaizen_otel.genai.hooks import (
+    AuditHook,
+    BaseHook,
+    HookContext,
+    HookEvent,
+    HookManager,
+    HookResult,
+    MetricsHook,
+    TracingHook,
+    _failed_data,
+    _scalar_attributes,
+)
+from kaizen_otel.logging import StructuredLogger
+
+__all__ = ["ObservabilityMixin", "agent_hooks"]
+
+_log = logging.getLogger("kaizen_otel.compat")
+
+
+class _SyncAudit:
+    """The synchronous ``record`` the AuditHook calls, over an :class:`AuditTrailManager`."""
+
+    def __init__(self, audit: AuditTrailManager) -> None:
+        self.record = audit.record_sync
+
+
+class LoggingHook(BaseHook):
+    """Logs each hook event through a StructuredLogger: INFO, or ERROR when the event failed."""
+
+    def __init__(self, logger: StructuredLogger) -> None:
+        self._logger = logger
+
+    def process(self, context: HookContext) -> HookResult:
+        fields = {"agent_id": context.agent_id, **_scalar_attributes(context.data, "")}
+        if _failed_data(context.data):
+            self._logger.error(context.event_name, **fields)
+        else:
+            self._logger.info(context.event_name, **fields)
+        return HookResult()
+
+
+def agent_hooks(
+    manager: ObservabilityManager, events_to_trace: Iterable[Any] | None = None
+) -> list[BaseHook]:
+    """The existing hooks for the components ``manager`` has switched on."""
+    hooks: list[BaseHook] = []
+    tracing = manager.get_tracing_manager()
+    if tracing is not None:
+        hooks.append(TracingHook(tracing, events_to_trace))
+    if manager.metrics is not None:
+        hooks.append(MetricsHook())
+    if manager.audit is not None:
+        hooks.append(AuditHook(_SyncAudit(manager.audit)))
+    logger = manager.get_logger(manager.service_name)
+    if logger is not None:
+        hooks.append(LoggingHook(logger))
+    return hooks
+
+
+class ObservabilityMixin:
+    """Mix into an agent class: ``enable_observability()``, ``cleanup()`` and ``_hook_manager``.
+
+    The agent's id is its ``agent_id`` attribute, or its class name; it is the default service
+    name and the ``agent_id`` of every event.
+    """
+
+    _observability_manager: ObservabilityManager | None = None
+    _observability_hooks: tuple[BaseHook, ...] = ()
+    _kaizen_hook_manager: HookManager | None = None
+
+    @property
+    def _hook_manager(self) -> HookManager:
+        """This agent's hook manager, created on first use."""
+        manager = self._kaizen_hook_manager
+        if manager is None:
+            manager = self._kaizen_hook_manager = HookManager()
+        return manager
+
+    @_hook_manager.setter
+    def _hook_manager(self, manager: HookManager) -> None:
+        self._kaizen_hook_manager = manager
+
+    def _observability_agent_id(self) -> str:
+        return str(getattr(self, "agent_id", None) or type(self).__name__)
+
+    def enable_observability(
+        self,
+        service_name: str | None = None,
+        jaeger_host: str | None = None,
+        jaeger_port: int = 4317,
+        enable_metrics: bool = True,
+        enable_logging: bool = True,
+        enable_tracing: bool = True,
+        enable_audit: bool = True,
+        events_to_trace: Iterable[Any] | None = None,
+    ) -> ObservabilityManager:
+        """Switch observability on for this agent and return its manager (a second call replaces it)."""
+        manager = ObservabilityManager(
+            service_name or self._observability_agent_id(),
+            enable_metrics,
+            enable_logging,
+            enable_tracing,
+            enable_audit,
+            jaeger_host=jaeger_host,
+            jaeger_port=jaeger_port,
+        )
+        self._release_observability()
+        hooks = tuple(agent_hooks(manager, events_to_trace))
+        for hook in hooks:
+            self._hook_manager.register_hook(hook)
+        self._observability_manager = manager
+        self._observability_hooks = hooks
+        self._observe_run()
+        return manager
+
+    def _release_observability(self) -> None:
+        manager, self._observability_manager = self._observability_manager, None
+        hooks, self._observability_hooks = self._observability_hooks, ()
+        for hook in hooks:
+            self._hook_manager.unregister(hook)
+            hook.shutdown()
+        if manager is not None:
+            manager.shutdown()
+
+    def cleanup(self) -> None:
+        """Flush traces, metrics and logs and close the audit file; then the class's own cleanup."""
+        self._release_observability()
+        parent = getattr(super(), "cleanup", None)
+        if callable(parent):
+            parent()
+
+    def _observe_run(self) -> None:
+        """Wrap this instance's ``run`` once so each call fires PRE/POST_AGENT_LOOP."""
+        run = getattr(self, "run", None)
+        if not callable(run) or getattr(run, "_kaizen_observed", False):
+            return
+        wrapper = _async_observed(self, run) if inspect.iscoroutinefunction(run) else _observed(self, run)
+        wrapper._kaizen_observed = True  # type: ignore[attr-defined]
+        try:
+            self.run = wrapper
+        except AttributeError:  # __slots__ without run: the agent fires the events itself
+            _log.warning("kaizen_otel: %s.run cannot be wrapped; fire agent events yourself", type(self))
+
+
+def _loop_data(agent: ObservabilityMixin) -> tuple[HookManager, str, dict[str, Any]] | None:
+    manager = agent._observability_manager
+    if manager is None:
+        return None
+    return agent._hook_manager, agent._observability_agent_id(), {"agent_name": manager.service_name}
+
+
+def _outcome(data: Mapping[str, Any], exc: BaseException | None) -> dict[str, Any]:
+    if exc is None:
+        return {**data, "success": True}
+    return {**data, "success": False, "error_type": type(exc).__qualname__}
+
+
+def _observed(agent: ObservabilityMixin, run: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(run)
+    def observed_run(*args: Any, **kwargs: Any) -> Any:
+        found = _loop_data(agent)
+        if found is None:
+            return run(*args, **kwargs)
+        hooks, agent_id, data = found
+        hooks.trigger_sync(HookEvent.PRE_AGENT_LOOP, agent_id, data)
+        try:
+            result = run(*args, **kwargs)
+        except BaseException as exc:
+            hooks.trigger_sync(HookEvent.POST_AGENT_LOOP, agent_id, _outcome(data, exc))
+            raise
+        hooks.trigger_sync(HookEvent.POST_AGENT_LOOP, agent_id, _outcome(data, None))
+        return result
+
+    return observed_run
+
+
+def _async_observed(agent: ObservabilityMixin, run: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(run)
+    async def observed_run(*args: Any, **kwargs: Any) -> Any:
+        found = _loop_data(agent)
+        if found is None:
+            return await run(*args, **kwargs)
+        hooks, agent_id, data = found
+        await hooks.trigger(HookEvent.PRE_AGENT_LOOP, agent_id, data)
+        try:
+            result = await run(*args, **kwargs)
+        except BaseException as exc:
+            await hooks.trigger(HookEvent.POST_AGENT_LOOP, agent_id, _outcome(data, exc))
+            raise
+        await hooks.trigger(HookEvent.POST_AGENT_LOOP, agent_id, _outcome(data, None))
+        return result
+
+    return observed_run

@@ -1,0 +1,173 @@
+"""The agent mixin: enable_observability() on any agent class, and cleanup()."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import kaizen_otel
+from kaizen_otel import HookEvent, ObservabilityManager, ObservabilityMixin
+from tests.testbed.servers import Prometheus, Rotel
+
+
+class QAAgent(ObservabilityMixin):
+    """The smallest agent: an id and a run()."""
+
+    def __init__(self, agent_id: str = "qa-agent") -> None:
+        self.agent_id = agent_id
+        self.runs = 0
+
+    def run(self, question: str) -> dict[str, Any]:
+        self.runs += 1
+        if question == "fail":
+            raise RuntimeError("model down")
+        self._hook_manager.trigger_sync(HookEvent.PRE_TOOL_USE, self.agent_id, {"tool_name": "search"})
+        self._hook_manager.trigger_sync(HookEvent.POST_TOOL_USE, self.agent_id, {"tool_name": "search"})
+        return {"answer": f"answer to {question}"}
+
+
+class AsyncAgent(ObservabilityMixin):
+    async def run(self, question: str) -> str:
+        await asyncio.sleep(0)
+        return question.upper()
+
+
+@pytest.fixture
+def otlp(rotel: Rotel, compat_env: pytest.MonkeyPatch) -> Rotel:
+    for name, value in rotel.otlp_env("grpc").items():
+        compat_env.setenv(name, value)
+    return rotel
+
+
+def test_an_agent_that_never_enables_observability_is_untouched() -> None:
+    agent = QAAgent()
+    assert agent.run("q") == {"answer": "answer to q"}
+    assert "run" not in vars(agent) and agent._observability_manager is None
+    assert kaizen_otel.get_observability() is None  # nothing configured, nothing installed
+    agent.cleanup()  # harmless
+
+
+def test_enabling_returns_the_manager_named_after_the_agent_and_registers_the_hooks(otlp: Rotel) -> None:
+    agent = QAAgent("researcher-1")
+    obs = agent.enable_observability()
+    assert isinstance(obs, ObservabilityManager)
+    assert obs.get_service_name() == "researcher-1"
+    names = sorted(type(h).__name__ for h in agent._hook_manager.hooks)
+    assert names == ["AuditHook", "LoggingHook", "MetricsHook", "TracingHook"]
+    agent.cleanup()
+    assert agent._hook_manager.hooks == () and obs.closed
+
+
+def test_the_lightweight_mode_registers_only_metrics_and_logging_hooks() -> None:
+    agent = QAAgent()
+    agent.enable_observability(enable_tracing=False, enable_audit=False)
+    assert sorted(type(h).__name__ for h in agent._hook_manager.hooks) == ["LoggingHook", "MetricsHook"]
+    agent.run("q")
+    agent.cleanup()
+
+
+def test_a_failing_run_is_recorded_as_a_failure_and_the_error_still_reaches_the_caller(
+    audit_path: Path,
+) -> None:
+    agent = QAAgent()
+    obs = agent.enable_observability(enable_tracing=False, enable_logging=False, enable_metrics=False)
+    with pytest.raises(RuntimeError, match="model down"):
+        agent.run("fail")
+    (entry,) = asyncio.run(obs.query_audit_by_action("post_agent_loop"))
+    assert entry.result == "failure" and entry.details["error_type"] == "RuntimeError"
+    agent.cleanup()
+
+
+def test_an_async_run_is_observed_as_an_async_run(audit_path: Path) -> None:
+    agent = AsyncAgent()
+    obs = agent.enable_observability(enable_tracing=False, enable_logging=False)
+    assert asyncio.run(agent.run("hi")) == "HI"
+    actions = [e.action for e in asyncio.run(obs.query_audit_by_agent("AsyncAgent"))]
+    assert actions == ["post_agent_loop"]
+    agent.cleanup()
+
+
+def test_enabling_twice_replaces_the_hooks_instead_of_doubling_them() -> None:
+    agent = QAAgent()
+    first = agent.enable_observability(enable_tracing=False, enable_audit=False)
+    agent.enable_observability(enable_tracing=False, enable_audit=False, enable_logging=False)
+    assert first.closed
+    assert [type(h).__name__ for h in agent._hook_manager.hooks] == ["MetricsHook"]
+    agent.cleanup()
+
+
+class _Base:
+    def __init__(self) -> None:
+        self.cleaned = False
+
+    def cleanup(self) -> None:
+        self.cleaned = True
+
+
+class FrameworkAgent(ObservabilityMixin, _Base):
+    def run(self) -> int:
+        return 1
+
+
+def test_cleanup_also_runs_the_agent_class_own_cleanup() -> None:
+    agent = FrameworkAgent()
+    agent.enable_observability(enable_tracing=False, enable_audit=False)
+    agent.cleanup()
+    assert agent.cleaned
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read().decode()
+
+
+def test_an_agent_run_shows_on_metrics_in_spans_at_the_receiver_and_in_a_verified_audit_trail(
+    otlp: Rotel, prometheus: Prometheus, audit_path: Path, compat_env: pytest.MonkeyPatch
+) -> None:
+    service = f"mixin-{uuid.uuid4().hex[:8]}"
+    compat_env.setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
+    agent = QAAgent(service)
+    obs = agent.enable_observability()
+    for question in ("What is Kaizen?", "And OTel?"):
+        agent.run(question)
+    handle = obs.handle
+    assert handle is not None and handle.metrics_url is not None
+
+    page = _get(handle.metrics_url)
+    assert f'kaizen_agent_runs_total{{gen_ai_agent_name="{service}",kaizen_outcome="success"}} 2.0' in page
+    assert 'kaizen_tool_calls_total{gen_ai_tool_name="search",kaizen_outcome="success"} 2.0' in page
+    target = handle.metrics_url.split("/")[2]
+    prometheus.add_target(target, job=service)
+    try:
+        scraped = prometheus.wait_for(f'kaizen_agent_runs_total{{job="{service}"}}', timeout=30)
+        assert float(scraped[0]["value"][1]) == 2.0
+    finally:
+        prometheus.remove_target(target)
+
+    agent.cleanup()  # flushes the spans
+    spans = otlp.wait_for(lambda r: r["signal"] == "span" and r["service_name"] == service, count=4)
+    runs = [s for s in spans if s["name"] == f"invoke_agent {service}"]
+    tools = [s for s in spans if s["name"] == "execute_tool search"]
+    assert len(runs) == 2 and len(tools) == 2
+    assert {t["parent_span_id"] for t in tools} == {r["span_id"] for r in runs}
+
+    lines = [json.loads(line) for line in audit_path.read_text().splitlines()]
+    actions = [r["action"] for r in lines if r["kind"] == "record" and r["agent_id"] == service]
+    assert actions == ["post_tool_use", "post_agent_loop"] * 2
+    kaizen_otel.shutdown()  # closes the process's trail with a close seal
+    verified = subprocess.run(
+        [sys.executable, "-m", "kaizen_otel.cli", "audit", "verify", str(audit_path), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert json.loads(verified.stdout)["ok"] is True
