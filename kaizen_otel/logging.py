@@ -46,6 +46,7 @@ __all__ = [
     "configure_logging",
     "get_logger",
     "reset_logging",
+    "reset_state",
     "safe_attributes",
     "set_level",
 ]
@@ -356,3 +357,17 @@ def get_logger(name: str) -> StructuredLogger:
         if logger is None:
             logger = _registry[name] = StructuredLogger(name)
         return logger
+
+
+def reset_state() -> None:
+    """Forget what loggers carry between tests: the context added in this thread, the failure report.
+
+    Used by ``kaizen_otel.testing.reset_globals()``; loggers themselves stay (a module-level
+    logger keeps working), their context in the calling thread is emptied.
+    """
+    global _failure_reported
+    _failure_reported = False
+    with _registry_lock:
+        loggers = list(_registry.values())
+    for logger in loggers:
+        logger.clear_context()

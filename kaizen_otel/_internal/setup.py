@@ -155,8 +155,14 @@ def configure_once(
     strict: bool = True,
     origin: str = "configure()",
     environ: Mapping[str, str] | None = None,
+    extend: Callable[[Pipeline], None] | None = None,
 ) -> Observability:
-    """Resolve, build and install once; a later call returns the same handle."""
+    """Resolve, build and install once; a later call returns the same handle.
+
+    ``extend`` sees the built pipeline before anything is installed (``kaizen_otel.testing`` adds
+    its in-memory exporters there, after the redaction processors, so tests see what an exporter
+    would).
+    """
     global _active
     with _lock:
         if _active is not None:
@@ -190,6 +196,8 @@ def configure_once(
             raise
         handle.problems.extend(pipeline.problems)
         handle._pipeline = pipeline
+        if extend is not None:
+            extend(pipeline)
         _install_globals(pipeline)
         _attach_extensions(handle, pricing)
         atexit.register(handle._at_exit)

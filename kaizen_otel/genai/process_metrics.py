@@ -28,7 +28,7 @@ try:
 except ImportError:  # pragma: no cover - Windows
     _resource = None  # type: ignore[assignment]
 
-__all__ = ["read_rss_bytes", "running", "start", "stop"]
+__all__ = ["read_rss_bytes", "reset", "running", "start", "stop"]
 
 _lock = threading.Lock()
 _state: dict[str, object] = {"on": False, "registered_on": None, "attributes": {}}
@@ -127,6 +127,12 @@ def stop() -> None:
     """Stop reporting (the callbacks answer nothing from now on)."""
     with _lock:
         _state["on"] = False
+
+
+def reset() -> None:
+    """Stop, and forget the provider the instruments were registered on (``reset_globals()``)."""
+    with _lock:
+        _state.update(on=False, registered_on=None, attributes={})
 
 
 def running() -> bool:
