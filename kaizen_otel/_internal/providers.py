@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
@@ -90,6 +93,8 @@ class Pipeline:
         self.server: TelemetryServer | None = None
         self.prometheus_reader: PrometheusMetricReader | None = None
         self.problems: list[str] = []
+        #: Batch processors by signal, to tell what a timed-out shutdown left unexported.
+        self.batch_processors: list[tuple[str, Any]] = []
 
     def force_flush(self, timeout_millis: int = 10_000) -> bool:
         ok = True
@@ -102,17 +107,47 @@ class Pipeline:
                     ok = False
         return ok
 
-    def shutdown(self) -> None:
-        """Flush and stop everything this pipeline opened, logs last so shutdown logs export."""
-        for provider in (self.tracer_provider, self.meter_provider, self.logger_provider):
-            if provider is None:
-                continue
-            try:
-                provider.shutdown()
-            except Exception:
-                _log.exception("shutting down %s failed", type(provider).__name__)
+    def shutdown(self, timeout_millis: float | None = None) -> dict[str, int]:
+        """Flush and stop everything this pipeline opened, within ``timeout_millis``.
+
+        The three providers shut down side by side (one dead signal does not eat the others'
+        time), each told to give up at 80 % of the limit: the SDK then shuts its exporters down,
+        which aborts their retries, and the rest of the limit lets that abort land. A provider
+        still busy at the limit is left to its daemon threads. Returns ``{signal: items}`` queued
+        or in flight at the end: never exported, and counted as dropped here.
+        """
+        limit = self.settings.shutdown_timeout_ms if timeout_millis is None else timeout_millis
+        deadline = time.monotonic() + limit / 1000
+        for _signal, processor in self.batch_processors:
+            processor.shutdown_timeout_millis = limit * 0.8
+        steps: list[Callable[[], None]] = [
+            partial(_shutdown_provider, provider, limit * 0.8)
+            for provider in (self.tracer_provider, self.meter_provider, self.logger_provider)
+            if provider is not None
+        ]
         if self.server is not None:
-            self.server.stop()
+            steps.append(self.server.stop)
+        workers = [threading.Thread(target=step, name="kaizen-otel-shutdown", daemon=True) for step in steps]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        left = self.stats.abandon()
+        for signal, processor in self.batch_processors:
+            if pending := processor.pending():
+                self.stats.record_drop(signal, pending)
+                left[signal] = left.get(signal, 0) + pending
+        return left
+
+
+def _shutdown_provider(provider: Any, timeout_millis: float) -> None:
+    try:
+        if isinstance(provider, MeterProvider):
+            provider.shutdown(timeout_millis=timeout_millis)
+        else:
+            provider.shutdown()  # its batch processors carry the limit (selfmon._BoundedShutdown)
+    except Exception:
+        _log.exception("shutting down %s failed", type(provider).__name__)
 
 
 def build_sampler(settings: Settings) -> Sampler:
@@ -194,8 +229,9 @@ def genai_views(limit: int) -> list[View]:
 
 
 def _build_tracer_provider(
-    settings: Settings, resource: Resource, stats: TelemetryStats, first: Sequence[SpanProcessor]
+    settings: Settings, pipeline: Pipeline, first: Sequence[SpanProcessor]
 ) -> TracerProvider:
+    resource, stats = pipeline.resource, pipeline.stats
     provider = TracerProvider(resource=resource, sampler=build_sampler(settings), shutdown_on_exit=False)
     for processor in first:
         provider.add_span_processor(processor)
@@ -206,7 +242,11 @@ def _build_tracer_provider(
             exporter = _console_span_exporter(settings.console_format)
         else:
             continue
-        provider.add_span_processor(CountingBatchSpanProcessor(CountingSpanExporter(exporter, stats), stats))
+        processor = CountingBatchSpanProcessor(
+            CountingSpanExporter(exporter, stats), stats, settings.shutdown_timeout_ms
+        )
+        pipeline.batch_processors.append(("traces", processor))
+        provider.add_span_processor(processor)
     return provider
 
 
@@ -253,8 +293,9 @@ def _console_log_exporter(fmt: str) -> Any:
 
 
 def _build_logger_provider(
-    settings: Settings, resource: Resource, stats: TelemetryStats, first: Sequence[LogRecordProcessor]
+    settings: Settings, pipeline: Pipeline, first: Sequence[LogRecordProcessor]
 ) -> LoggerProvider:
+    resource, stats = pipeline.resource, pipeline.stats
     provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
     for processor in first:
         provider.add_log_record_processor(processor)
@@ -265,9 +306,11 @@ def _build_logger_provider(
             exporter = _console_log_exporter(settings.console_format)
         else:
             continue
-        provider.add_log_record_processor(
-            CountingBatchLogRecordProcessor(CountingLogExporter(exporter, stats), stats)
+        processor = CountingBatchLogRecordProcessor(
+            CountingLogExporter(exporter, stats), stats, settings.shutdown_timeout_ms
         )
+        pipeline.batch_processors.append(("logs", processor))
+        provider.add_log_record_processor(processor)
     return provider
 
 
@@ -318,18 +361,14 @@ def build_pipeline(
             )
     try:
         if settings.enable_tracing:
-            pipeline.tracer_provider = _build_tracer_provider(
-                settings, pipeline.resource, stats, span_processors
-            )
+            pipeline.tracer_provider = _build_tracer_provider(settings, pipeline, span_processors)
         if settings.enable_metrics:
             pipeline.meter_provider = _build_meter_provider(
                 settings, pipeline.resource, stats, pipeline, registry
             )
             stats.register_instruments(pipeline.meter_provider.get_meter("kaizen_otel"))
         if settings.enable_logging:
-            pipeline.logger_provider = _build_logger_provider(
-                settings, pipeline.resource, stats, log_processors
-            )
+            pipeline.logger_provider = _build_logger_provider(settings, pipeline, log_processors)
     except Exception:
         pipeline.shutdown()
         raise

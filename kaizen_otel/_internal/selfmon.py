@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from functools import partial
 from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
@@ -27,6 +28,8 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult,
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
+from kaizen_otel._internal.export_attempts import observe_attempts
+
 _log = logging.getLogger("kaizen_otel.selfmon")
 
 SIGNALS = ("traces", "metrics", "logs")
@@ -36,24 +39,40 @@ OVERFLOW_ATTRIBUTE = "otel.metric.overflow"
 class SignalStats:
     """Counters for one signal. Written under the GIL by few threads; read by metric callbacks."""
 
-    __slots__ = ("dropped", "exported", "failed", "last_failure", "last_success")
+    __slots__ = (
+        "dropped",
+        "exported",
+        "failed",
+        "failed_attempts",
+        "last_attempt_failure",
+        "last_failure",
+        "last_success",
+    )
 
     def __init__(self) -> None:
         self.exported = 0
         self.failed = 0
         self.dropped = 0
+        self.failed_attempts = 0
         self.last_success = 0.0
         self.last_failure = 0.0
+        self.last_attempt_failure = 0.0
 
     @property
     def failing(self) -> bool:
-        """True while the most recent export attempt failed."""
+        """True while the most recent export (after the exporter's retries) failed."""
         return self.last_failure > self.last_success
+
+    @property
+    def retrying(self) -> bool:
+        """True from the first failed attempt until an export succeeds again."""
+        return self.last_attempt_failure > self.last_success
 
     def __repr__(self) -> str:
         return (
             f"SignalStats(exported={self.exported}, failed={self.failed}, dropped={self.dropped}, "
-            f"last_success={self.last_success}, last_failure={self.last_failure})"
+            f"failed_attempts={self.failed_attempts}, last_success={self.last_success}, "
+            f"last_failure={self.last_failure})"
         )
 
 
@@ -68,11 +87,21 @@ class TelemetryStats:
         self.signals: dict[str, SignalStats] = {s: SignalStats() for s in SIGNALS}
         self._lock = threading.Lock()
         self.overflowed: set[str] = set()
+        #: Items handed to an exporter whose result has not come back yet, per signal.
+        self.in_flight: dict[str, int] = dict.fromkeys(SIGNALS, 0)
+        self._abandoned = False
+
+    def start_export(self, signal: str, count: int) -> None:
+        with self._lock:
+            self.in_flight[signal] += count
 
     def record_export(self, signal: str, count: int, ok: bool) -> None:
         stats = self.signals[signal]
         now = time.time()
         with self._lock:
+            self.in_flight[signal] -= count
+            if self._abandoned:  # already counted as lost by abandon()
+                return
             if ok:
                 stats.exported += count
                 stats.last_success = now
@@ -80,12 +109,45 @@ class TelemetryStats:
                 stats.failed += count
                 stats.last_failure = now
 
+    def record_attempt_failure(self, signal: str) -> None:
+        """One send attempt failed; the exporter may still retry it (seen before its retries)."""
+        stats = self.signals[signal]
+        with self._lock:
+            stats.failed_attempts += 1
+            stats.last_attempt_failure = time.time()
+
     def record_drop(self, signal: str, count: int = 1) -> None:
         with self._lock:
             self.signals[signal].dropped += count
 
     def failing_signals(self) -> list[str]:
         return [name for name, stats in self.signals.items() if stats.failing]
+
+    def not_ready_reasons(self) -> list[str]:
+        """``/readyz`` reasons: an exporter whose export failed, or that is retrying a failed attempt."""
+        reasons = []
+        for name, stats in self.signals.items():
+            if stats.failing:
+                reasons.append(f"{name} exporter failing")
+            elif stats.retrying:
+                reasons.append(f"{name} exporter retrying")
+        return reasons
+
+    def abandon(self) -> dict[str, int]:
+        """At the end of a timed-out shutdown: count exports still in flight as dropped.
+
+        Results that come back later are ignored, so nothing is counted twice.
+        """
+        with self._lock:
+            self._abandoned = True
+            lost = {signal: count for signal, count in self.in_flight.items() if count}
+            for signal, count in lost.items():
+                self.signals[signal].dropped += count
+        return lost
+
+    def totals(self) -> dict[str, tuple[int, int]]:
+        """``{signal: (failed, dropped)}`` now: to tell what a shutdown lost."""
+        return {name: (stats.failed, stats.dropped) for name, stats in self.signals.items()}
 
     def register_instruments(self, meter: Meter) -> None:
         """Expose the counters as observable counters (read only when metrics are collected)."""
@@ -108,6 +170,12 @@ class TelemetryStats:
             [reader("failed")],
             unit="{item}",
             description="Spans, metric points and log records an exporter failed to send.",
+        )
+        meter.create_observable_counter(
+            "kaizen.telemetry.failed_attempts",
+            [reader("failed_attempts")],
+            unit="{attempt}",
+            description="Export attempts that failed, counted at once, before the exporter's retries.",
         )
         meter.create_observable_counter(
             "kaizen.telemetry.dropped",
@@ -152,8 +220,11 @@ class CountingSpanExporter(SpanExporter):
     def __init__(self, inner: SpanExporter, stats: TelemetryStats) -> None:
         self._inner = inner
         self._stats = stats
+        self._closed = False
+        observe_attempts(inner, partial(stats.record_attempt_failure, "traces"))
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self._stats.start_export("traces", len(spans))
         try:
             result = self._inner.export(spans)
         except Exception:  # an exporter must never raise into the batch thread
@@ -163,7 +234,9 @@ class CountingSpanExporter(SpanExporter):
         return result
 
     def shutdown(self) -> None:
-        self._inner.shutdown()
+        if not self._closed:
+            self._closed = True
+            self._inner.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._inner.force_flush(timeout_millis)
@@ -175,8 +248,11 @@ class CountingLogExporter(LogRecordExporter):
     def __init__(self, inner: LogRecordExporter, stats: TelemetryStats) -> None:
         self._inner = inner
         self._stats = stats
+        self._closed = False
+        observe_attempts(inner, partial(stats.record_attempt_failure, "logs"))
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        self._stats.start_export("logs", len(batch))
         try:
             result = self._inner.export(batch)
         except Exception:
@@ -186,7 +262,9 @@ class CountingLogExporter(LogRecordExporter):
         return result
 
     def shutdown(self) -> None:
-        self._inner.shutdown()
+        if not self._closed:
+            self._closed = True
+            self._inner.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._inner.force_flush(timeout_millis)
@@ -203,6 +281,8 @@ class CountingMetricExporter(MetricExporter):
         self._inner = inner
         self._stats = stats
         self._limit = cardinality_limit
+        self._closed = False
+        observe_attempts(inner, partial(stats.record_attempt_failure, "metrics"))
 
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
@@ -214,6 +294,7 @@ class CountingMetricExporter(MetricExporter):
             for sm in rm.scope_metrics
             for metric in sm.metrics
         )
+        self._stats.start_export("metrics", points)
         try:
             result = self._inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
         except Exception:
@@ -226,7 +307,9 @@ class CountingMetricExporter(MetricExporter):
         return self._inner.force_flush(timeout_millis)
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
-        self._inner.shutdown(timeout_millis=timeout_millis, **kwargs)
+        if not self._closed:
+            self._closed = True
+            self._inner.shutdown(timeout_millis=timeout_millis, **kwargs)
 
 
 class _DropCountingMetrics:
@@ -263,19 +346,53 @@ def _count_drops(processor: Any, stats: TelemetryStats, signal: str) -> None:
     batch._metrics = _DropCountingMetrics(inner, stats, signal)  # type: ignore[union-attr]
 
 
-class CountingBatchSpanProcessor(BatchSpanProcessor):
+class _BoundedShutdown:
+    """Shutdown within a time limit, for the SDK's batch processors.
+
+    The SDK's ``shutdown()`` waits up to 30 s for the queue to drain, while the exporter retries a
+    dead backend for another 10 s per batch. Given a limit, the SDK's own mechanism stops the drain
+    at the limit and shuts the exporter down, which aborts its retries and open calls.
+    """
+
+    _batch_processor: Any
+    shutdown_timeout_millis: float = 30_000
+
+    def shutdown(self) -> None:
+        self._batch_processor.shutdown(timeout_millis=self.shutdown_timeout_millis)
+
+    def pending(self) -> int:
+        """Items still queued (after a timed-out shutdown: what was never exported)."""
+        queue = getattr(self._batch_processor, "_queue", None)
+        return len(queue) if queue is not None else 0
+
+
+class CountingBatchSpanProcessor(_BoundedShutdown, BatchSpanProcessor):
     """The SDK's batch processor, counting the spans it drops (queue full, after shutdown)."""
 
-    def __init__(self, exporter: SpanExporter, stats: TelemetryStats, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        exporter: SpanExporter,
+        stats: TelemetryStats,
+        shutdown_timeout_millis: float = 30_000,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(exporter, **kwargs)
+        self.shutdown_timeout_millis = shutdown_timeout_millis
         _count_drops(self, stats, "traces")
 
 
-class CountingBatchLogRecordProcessor(BatchLogRecordProcessor):
+class CountingBatchLogRecordProcessor(_BoundedShutdown, BatchLogRecordProcessor):
     """The SDK's batch processor, counting the log records it drops (queue full, after shutdown)."""
 
-    def __init__(self, exporter: LogRecordExporter, stats: TelemetryStats, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        exporter: LogRecordExporter,
+        stats: TelemetryStats,
+        shutdown_timeout_millis: float = 30_000,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(exporter, **kwargs)
+        self.shutdown_timeout_millis = shutdown_timeout_millis
         _count_drops(self, stats, "logs")
 
 

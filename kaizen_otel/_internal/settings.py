@@ -582,6 +582,14 @@ class Settings(_Frozen):
         doc="Milliseconds between OTLP/console metric exports.",
         group="exporters",
     )
+    shutdown_timeout_ms: int = _setting(
+        "KAIZEN_OTEL_SHUTDOWN_TIMEOUT_MS",
+        kind=Int(minimum=1),
+        default=5000,
+        doc="Upper bound in milliseconds on `shutdown()` and on the exit hook, whatever the backend "
+        "does; telemetry still buffered then is counted, logged in one line and dropped.",
+        group="exporters",
+    )
 
     # --- sampling ---------------------------------------------------------------------------
     traces_sampler: str = _setting(

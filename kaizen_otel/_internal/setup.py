@@ -15,6 +15,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -51,6 +52,8 @@ class Observability:
         self.audit: Any = None
         #: The redaction rules shared by spans, logs and the audit trail (None when off).
         self.redactor: Any = None
+        #: After shutdown: ``{signal: items}`` that failed or were dropped during it.
+        self.lost_at_exit: dict[str, int] = {}
 
     # -- what was installed ----------------------------------------------------------------------
     @property
@@ -81,13 +84,13 @@ class Observability:
         return self._closed
 
     def readiness(self) -> tuple[bool, list[str]]:
-        """Ready when the providers are installed and no exporter's latest export failed."""
+        """Ready when the providers are installed and no exporter's latest send attempt failed."""
         if self._closed:
             return False, ["shut down"]
         if self._pipeline is None:
             return False, ["starting"]
-        failing = self._pipeline.stats.failing_signals()
-        return not failing, [f"{signal} exporter failing" for signal in failing]
+        reasons = self._pipeline.stats.not_ready_reasons()
+        return not reasons, reasons
 
     # -- lifecycle -------------------------------------------------------------------------------
     def force_flush(self, timeout_millis: int = 10_000) -> bool:
@@ -97,19 +100,27 @@ class Observability:
         return self._pipeline.force_flush(timeout_millis)
 
     def shutdown(self) -> None:
-        """Flush and stop everything this handle opened. Safe to call more than once."""
+        """Flush and stop everything this handle opened. Safe to call more than once.
+
+        Returns within ``shutdown_timeout_ms`` whatever the backend does (refuses, never answers,
+        fails): what is still buffered then is dropped, counted and logged in one line.
+        """
         global _active, _shut_down_in_process
         with self._shutdown_lock:
             if self._closed:
                 return
             self._closed = True
+        started = time.monotonic()
         for close in reversed(self._closers):
             try:
                 close()
             except Exception:
                 _log.exception("kaizen_otel: a shutdown step failed")
         if self._pipeline is not None:
-            self._pipeline.shutdown()
+            spent_ms = (time.monotonic() - started) * 1000
+            before = self._pipeline.stats.totals()
+            self._pipeline.shutdown(max(1.0, self.settings.shutdown_timeout_ms - spent_ms))
+            self._report_exit_losses(before, time.monotonic() - started)
         with _lock:
             if _active is self:
                 _active = None
@@ -121,6 +132,23 @@ class Observability:
 
     def _at_exit(self) -> None:
         self.shutdown()
+
+    def _report_exit_losses(self, before: Mapping[str, tuple[int, int]], seconds: float) -> None:
+        """Say in one line what shutdown lost: exports that failed, items queued or in flight."""
+        assert self._pipeline is not None
+        stats = self._pipeline.stats
+        lost = {}
+        for signal, (failed, dropped) in stats.totals().items():
+            failed_before, dropped_before = before.get(signal, (0, 0))
+            lost[signal] = failed - failed_before + dropped - dropped_before
+        self.lost_at_exit = lost
+        if any(lost.values()):
+            _log.warning(
+                "kaizen_otel: shutdown in %.1f s (limit %d ms): not exported: %s",
+                seconds,
+                self.settings.shutdown_timeout_ms,
+                ", ".join(f"{count} {_UNITS[signal]}" for signal, count in lost.items()),
+            )
 
     def degrade(self, problem: str) -> None:
         """Record and log a problem that auto-instrumentation survives by doing without a part."""
@@ -205,6 +233,8 @@ def configure_once(
         _active = handle
         return handle
 
+
+_UNITS = {"traces": "spans", "metrics": "metric points", "logs": "log records"}
 
 _fork_handler_registered = False
 
