@@ -42,6 +42,7 @@ from opentelemetry._logs._internal import ProxyLoggerProvider
 from kaizen_otel.exceptions import KaizenConfigError
 
 __all__ = [
+    "StructlogProcessor",
     "StructuredLogger",
     "configure_logging",
     "get_logger",
@@ -371,3 +372,55 @@ def reset_state() -> None:
         loggers = list(_registry.values())
     for logger in loggers:
         logger.clear_context()
+
+
+# --- structlog ------------------------------------------------------------------------------------
+
+_STRUCTLOG_LEVELS = {
+    "debug": "DEBUG",
+    "info": "INFO",
+    "msg": "INFO",
+    "warning": "WARNING",
+    "warn": "WARNING",
+    "error": "ERROR",
+    "exception": "ERROR",
+    "critical": "CRITICAL",
+    "fatal": "CRITICAL",
+}
+_STRUCTLOG_SKIP = frozenset({"event", "level", "logger", "exc_info", "stack_info"})
+
+
+class StructlogProcessor:
+    """A structlog processor that sends each event to the OTel logs pipeline, fields as attributes.
+
+    Put it in structlog's chain before the renderer; it passes the event dict on unchanged, so the
+    console output stays as it was. Works without importing structlog (a processor is a plain
+    callable), so structlog stays an optional dependency::
+
+        structlog.configure(processors=[..., StructlogProcessor(), structlog.dev.ConsoleRenderer()])
+
+    For structlog set up on top of the stdlib (``structlog.stdlib.LoggerFactory`` with
+    ``ProcessorFormatter.wrap_for_formatter``), nothing is needed: the stdlib bridge already turns
+    the event dict into body and attributes. Use one path or the other, not both.
+    """
+
+    __slots__ = ("_default_name",)
+
+    def __init__(self, logger_name: str = "structlog") -> None:
+        self._default_name = logger_name
+
+    def __call__(self, logger: Any, method_name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        level = _STRUCTLOG_LEVELS.get(method_name) or str(event_dict.get("level", "INFO")).upper()
+        severity, text = _LEVELS.get(level, _LEVELS["INFO"])
+        if severity.value < _threshold:
+            return event_dict
+        name = event_dict.get("logger") or getattr(logger, "name", None) or self._default_name
+        fields = {k: v for k, v in event_dict.items() if k not in _STRUCTLOG_SKIP and not k.startswith("_")}
+        exc_info = event_dict.get("exc_info")
+        exception = None
+        if method_name == "exception" or exc_info is True:
+            exception = sys.exc_info()[1]
+        elif isinstance(exc_info, BaseException):
+            exception = exc_info
+        get_logger(str(name))._emit(severity, text, event_dict.get("event", ""), fields, exception)
+        return event_dict

@@ -15,7 +15,16 @@ Exactly one handler, on the root logger. The rules it keeps:
   to ``logging.lastResort`` instead when the application has no handler of its own to show it.
 * **Hands off the application's setup.** No logger level is changed and no handler is removed; a
   record reaches the bridge only if the application's own levels let it through to the root
-  logger, and the bridge then applies its own level on top.
+  logger, and the bridge then applies its own level on top. ``logging.basicConfig()`` called after
+  the bridge is installed does what it does without kaizen_otel: the standard library skips it
+  when the root logger has any handler, so while the bridge is installed ``basicConfig`` runs with
+  the bridge (and the OTel handlers it mutes) set aside, and puts them back afterwards.
+* **Trace fields on every record.** ``otelTraceID``, ``otelSpanID``, ``otelServiceName`` and
+  ``otelTraceSampled`` (the names opentelemetry-instrumentation-logging uses) are set by a record
+  factory, so a format string using them works in any handler.
+* **structlog's fields stay fields.** A record whose message is structlog's event dict (its
+  ``ProcessorFormatter.wrap_for_formatter`` setup) becomes the event as body and the other keys as
+  attributes, not one string.
 """
 
 from __future__ import annotations
@@ -35,7 +44,12 @@ from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, get_value
 from kaizen_otel.exceptions import KaizenConfigError
 from kaizen_otel.logging import safe_attributes
 
-__all__ = ["KaizenLoggingHandler", "install_logging_bridge", "uninstall_logging_bridge"]
+__all__ = [
+    "KaizenLoggingHandler",
+    "install_logging_bridge",
+    "install_record_fields",
+    "uninstall_logging_bridge",
+]
 
 _LEVELS = {
     "DEBUG": logging.DEBUG,
@@ -169,13 +183,17 @@ class KaizenLoggingHandler(logging.Handler):
             if logger is None:
                 logger = self._loggers[record.name] = self._provider.get_logger(record.name)
             exc_info = record.exc_info
+            if record.msg.__class__ is dict:
+                body, attributes = _structlog_event(record)
+            else:
+                body, attributes = _message(record), _extra_attributes(record)
             logger.emit(
                 timestamp=int(record.created * 1e9),
                 observed_timestamp=time_ns(),
                 severity_number=_severity(record.levelno),
                 severity_text=_SEVERITY_TEXT.get(record.levelname, record.levelname),
-                body=_message(record),
-                attributes=_extra_attributes(record),
+                body=body,
+                attributes=attributes,
                 exception=exc_info[1] if exc_info else None,
             )
         except Exception:
@@ -204,6 +222,24 @@ def _message(record: logging.LogRecord) -> str:
         return record.getMessage()
     except Exception:  # bad %-arguments must not lose the record
         return f"{record.msg!s} {record.args!r}"
+
+
+#: Keys of a structlog event dict that are not fields: the body, the level (the severity carries
+#: it) and structlog's own bookkeeping (``_record``, ``_from_structlog``).
+_STRUCTLOG_SKIP = frozenset({"event", "level"})
+
+
+def _structlog_event(record: logging.LogRecord) -> tuple[Any, dict[str, Any] | None]:
+    """structlog's event dict on a record (``wrap_for_formatter``): the event, and its fields."""
+    event: dict[str, Any] = record.msg  # type: ignore[assignment]
+    if "event" not in event:
+        return _message(record), _extra_attributes(record)
+    fields = {k: v for k, v in event.items() if k not in _STRUCTLOG_SKIP and not k.startswith("_")}
+    extra = _extra_attributes(record)
+    if extra:
+        fields.update((k, v) for k, v in extra.items() if not k.startswith("_"))
+    body = event["event"]
+    return (body if body.__class__ is str else str(body)), (safe_attributes(fields) if fields else None)
 
 
 def _extra_attributes(record: logging.LogRecord) -> dict[str, Any] | None:
@@ -243,6 +279,7 @@ def install_logging_bridge(logger_provider: LoggerProvider, level: str = "INFO")
         logging.getLogger().addHandler(handler)
         handler.rescan()
         _installed = handler
+        _wrap_basic_config()
 
     def uninstall() -> None:
         with _lock:
@@ -267,3 +304,83 @@ def _uninstall_locked() -> None:
     logging.getLogger().removeHandler(handler)
     handler.unmute()
     handler.close()
+
+
+# --- logging.basicConfig() after the bridge ------------------------------------------------------
+
+_original_basic_config: Callable[..., None] | None = None
+
+
+def _wrap_basic_config() -> None:
+    """Make ``logging.basicConfig`` see the root logger as the application left it (once)."""
+    global _original_basic_config
+    if _original_basic_config is not None or getattr(logging.basicConfig, "_kaizen_otel", False):
+        return
+    original = logging.basicConfig
+
+    def basicConfig(**kwargs: Any) -> None:
+        handler = _installed
+        if handler is None:
+            original(**kwargs)
+            return
+        root = logging.getLogger()
+        ours = [h for h in root.handlers if h is handler or h in handler._muted]
+        for h in ours:
+            root.removeHandler(h)
+        try:
+            original(**kwargs)
+        finally:
+            for h in ours:
+                if h not in root.handlers:
+                    root.addHandler(h)
+            handler.rescan()
+
+    basicConfig.__doc__ = original.__doc__
+    basicConfig._kaizen_otel = True  # type: ignore[attr-defined]
+    _original_basic_config = original
+    logging.basicConfig = basicConfig
+
+
+# --- otelTraceID / otelSpanID / otelServiceName / otelTraceSampled -------------------------------
+
+_fields_lock = threading.Lock()
+_fields_service = [""]  # the service name on records; "" once the configuration is shut down
+_factory_installed = False
+
+
+def install_record_fields(service_name: str) -> Callable[[], None]:
+    """Put the trace fields on every stdlib record from now on; returns a function for shutdown.
+
+    The factory wraps whatever record factory is current, once per process, and stays: a format
+    string using the fields must not start raising after shutdown (records logged at exit). After
+    shutdown the service name is empty; the trace fields still follow the current span.
+    """
+    global _factory_installed
+    with _fields_lock:
+        _fields_service[0] = service_name
+        if not _factory_installed:
+            previous = logging.getLogRecordFactory()
+            from opentelemetry.trace import get_current_span
+
+            def record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+                record = previous(*args, **kwargs)
+                context = get_current_span().get_span_context()
+                if context.is_valid:
+                    record.otelTraceID = format(context.trace_id, "032x")
+                    record.otelSpanID = format(context.span_id, "016x")
+                    record.otelTraceSampled = context.trace_flags.sampled
+                else:
+                    record.otelTraceID = record.otelSpanID = "0"
+                    record.otelTraceSampled = False
+                record.otelServiceName = _fields_service[0]
+                return record
+
+            logging.setLogRecordFactory(record_factory)
+            _factory_installed = True
+
+    def stop() -> None:
+        with _fields_lock:
+            if _fields_service[0] == service_name:
+                _fields_service[0] = ""
+
+    return stop

@@ -373,6 +373,9 @@ def _attach_extensions(handle: Observability, pricing: Any) -> None:
         from kaizen_otel._internal.log_bridge import install_logging_bridge
 
         handle.on_shutdown(install_logging_bridge(pipeline.logger_provider, settings.log_level))
+    from kaizen_otel._internal.log_bridge import install_record_fields
+
+    handle.on_shutdown(install_record_fields(settings.service_name))
     from kaizen_otel.logging import configure_logging, reset_logging
 
     configure_logging(settings)
