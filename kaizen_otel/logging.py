@@ -37,6 +37,7 @@ from opentelemetry._logs import (
     SeverityNumber,
     get_logger_provider,
 )
+from opentelemetry._logs import _internal as _logs_api
 from opentelemetry._logs._internal import ProxyLoggerProvider
 
 from kaizen_otel.exceptions import KaizenConfigError
@@ -323,7 +324,11 @@ class StructuredLogger:
         exception: BaseException | None,
     ) -> None:
         try:
-            provider = get_logger_provider()
+            provider = _logs_api._LOGGER_PROVIDER
+            if provider is None:  # nothing set yet: ask the API once, then it costs one attribute read
+                provider = _provider_from_environment()
+                if provider is None:
+                    return
             if provider is not self._provider:
                 self._resolve(provider)
             otel = self._otel
@@ -348,6 +353,23 @@ _registry: dict[str, StructuredLogger] = {}
 _registry_lock = threading.Lock()
 
 
+_environment_checked = False
+
+
+def _provider_from_environment() -> LoggerProvider | None:
+    """The provider ``OTEL_PYTHON_LOGGER_PROVIDER`` names, asked of the API on the first call only.
+
+    Until a provider is set, the API's ``get_logger_provider()`` reads the environment on every
+    call (~1 µs): a log call before ``configure()`` would pay that each time for nothing.
+    """
+    global _environment_checked
+    if _environment_checked:
+        return None
+    _environment_checked = True
+    provider = get_logger_provider()
+    return None if isinstance(provider, ProxyLoggerProvider) else provider
+
+
 def get_logger(name: str) -> StructuredLogger:
     """The StructuredLogger for ``name`` (one instance, and one context, per name)."""
     logger = _registry.get(name)
@@ -366,8 +388,9 @@ def reset_state() -> None:
     Used by ``kaizen_otel.testing.reset_globals()``; loggers themselves stay (a module-level
     logger keeps working), their context in the calling thread is emptied.
     """
-    global _failure_reported
+    global _failure_reported, _environment_checked
     _failure_reported = False
+    _environment_checked = False
     with _registry_lock:
         loggers = list(_registry.values())
     for logger in loggers:

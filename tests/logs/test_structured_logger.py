@@ -20,6 +20,7 @@ from kaizen_otel.logging import (
     configure_logging,
     get_logger,
     reset_logging,
+    reset_state,
     safe_attributes,
     set_level,
 )
@@ -174,6 +175,29 @@ def test_a_logger_created_before_configure_works_once_configured(local_logs: Log
     set_logger_provider(local_logs.provider)
     try:
         module_level.info("after configure")
+        assert local_logs.bodies() == ["after configure"]
+    finally:
+        reset_global_logger_provider()
+
+
+def test_calls_before_any_provider_ask_the_api_for_it_only_once(
+    local_logs: Logs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Until a provider is set the API reads the environment on every lookup: the no-op path skips it."""
+    import kaizen_otel.logging as structured
+
+    reset_global_logger_provider()
+    reset_state()
+    asked: list[int] = []
+    real = structured.get_logger_provider
+    monkeypatch.setattr(structured, "get_logger_provider", lambda: asked.append(1) or real())
+    early = StructuredLogger("early")
+    for _ in range(100):
+        early.info("before any provider")
+    assert len(asked) == 1
+    set_logger_provider(local_logs.provider)
+    try:
+        early.info("after configure")
         assert local_logs.bodies() == ["after configure"]
     finally:
         reset_global_logger_provider()
