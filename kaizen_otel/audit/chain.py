@@ -130,26 +130,32 @@ def encode_line(record: dict[str, Any]) -> tuple[bytes, str]:
 class PreparedBody:
     """A record serialised once, ahead of the lock, waiting only for its place in the chain.
 
-    Canonical JSON of a flat mapping with sorted keys is ``{`` + the ``"key":value`` items in key
-    order + ``}``, so the text of every field but ``prev`` and ``seq`` can be made before the writer
-    knows them: the three runs of items that sort before ``prev``, between ``prev`` and ``seq``, and
-    after ``seq``. :meth:`line` then splices the two chain fields in; the result is byte for byte
-    what :func:`encode_line` writes for the same record.
+    Canonical JSON has its keys sorted, so ``prev`` and ``seq`` have fixed places among the
+    record's items: the text around them can be made before the writer knows their values.
+    :meth:`line` splices the two chain values in; the result is byte for byte what
+    :func:`encode_line` writes for the same record.
     """
 
-    __slots__ = ("_after", "_before", "_between")
+    __slots__ = ("_head", "_middle", "_tail")
 
-    def __init__(self, before: str, between: str, after: str) -> None:
-        self._before = before
-        self._between = between
-        self._after = after
+    def __init__(self, head: str, middle: str, tail: str) -> None:
+        self._head = head  # up to and including '"prev":'
+        self._middle = middle  # from after the prev value up to and including '"seq":'
+        self._tail = tail  # after the seq value, closing brace included
 
     def line(self, prev: str, seq: int) -> tuple[bytes, str]:
         """The full line (newline included) and its hash, for this ``prev`` and ``seq``."""
-        items = [self._before, f'"prev":"{prev}"', self._between, f'"seq":{seq}', self._after]
-        body = ("{" + ",".join([item for item in items if item]) + "}").encode("ascii")
+        body = f'{self._head}"{prev}"{self._middle}{seq}{self._tail}'.encode("ascii")
         digest = line_hash(body)
         return body[:-1] + _HASH_OPEN + digest.encode("ascii") + b'"}\n', digest
+
+
+# Stand-ins for the chain values during the one serialisation pass; a record whose own text
+# happens to contain them takes the slower three-pass path.
+_PREV_MARK = "\x00kaizen prev\x00"
+_SEQ_MARK = "\x00kaizen seq\x00"
+_PREV_TEXT = '"prev":' + json.encoder.encode_basestring_ascii(_PREV_MARK)
+_SEQ_TEXT = '"seq":' + json.encoder.encode_basestring_ascii(_SEQ_MARK)
 
 
 def prepare_body(fields: Mapping[str, Any]) -> PreparedBody:
@@ -158,18 +164,29 @@ def prepare_body(fields: Mapping[str, Any]) -> PreparedBody:
     Raises ``ValueError``/``TypeError`` as :func:`canonical` does, and ``RecursionError`` for a
     value that contains itself.
     """
-    runs: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] = ({}, {}, {})
-    for key, value in fields.items():
+    for key in fields:
         if not isinstance(key, str):
             raise TypeError(f"top-level keys must be strings, not {type(key).__name__}")
         if key in ("prev", "seq", "hash"):
             raise ValueError(f"{key!r} is set by the chain, not by the caller")
+    text = _encode_fast({**fields, "prev": _PREV_MARK, "seq": _SEQ_MARK})
+    if text.count(_PREV_TEXT) == 1 and text.count(_SEQ_TEXT) == 1:
+        head, _, rest = text.partition(_PREV_TEXT)
+        middle, _, tail = rest.partition(_SEQ_TEXT)
+        return PreparedBody(head + '"prev":', middle + '"seq":', tail)
+    return _prepare_in_runs(fields)
+
+
+def _prepare_in_runs(fields: Mapping[str, Any]) -> PreparedBody:
+    """The items before ``prev``, between ``prev`` and ``seq``, and after ``seq``, each encoded alone."""
+    runs: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] = ({}, {}, {})
+    for key, value in fields.items():
         runs[0 if key < "prev" else 1 if key < "seq" else 2][key] = value
-    before, between, after = runs
+    before, between, after = (_encode_fast(run)[1:-1] if run else "" for run in runs)
     return PreparedBody(
-        _encode_fast(before)[1:-1] if before else "",
-        _encode_fast(between)[1:-1] if between else "",
-        _encode_fast(after)[1:-1] if after else "",
+        "{" + (before + "," if before else "") + '"prev":',
+        "," + (between + "," if between else "") + '"seq":',
+        ("," + after if after else "") + "}",
     )
 
 

@@ -23,7 +23,7 @@ from kaizen_otel.audit.entry import RESULTS, AuditEntry, iso_ns
 from kaizen_otel.audit.storage import DurableLog
 from kaizen_otel.exceptions import AuditError
 
-__all__ = ["JsonlAuditExporter"]
+__all__ = ["JsonlAuditExporter", "audit_fields"]
 
 _log = logging.getLogger("kaizen_otel.audit")
 
@@ -66,7 +66,7 @@ class JsonlAuditExporter(LogRecordExporter):
 def _fields_of(item: ReadableLogRecord | ReadWriteLogRecord) -> dict[str, Any]:
     """The audit fields of one log record (everything but the chain fields)."""
     record = item.log_record
-    body = record.body
+    body: Any = record.body
     if not isinstance(body, Mapping) or any(not isinstance(body.get(k), str) for k in _REQUIRED):
         raise AuditError(
             "not an audit record: the log record body must be a mapping with string "
@@ -74,16 +74,40 @@ def _fields_of(item: ReadableLogRecord | ReadWriteLogRecord) -> dict[str, Any]:
         )
     if body["result"] not in RESULTS:
         raise AuditError(f"audit result must be one of {', '.join(RESULTS)}; got {body['result']!r}")
-    timestamp = record.timestamp or record.observed_timestamp or time.time_ns()
+    return audit_fields(
+        record.timestamp or record.observed_timestamp or time.time_ns(),
+        body["agent_id"],
+        body["action"],
+        body["result"],
+        body.get("user_id"),
+        body.get("details") or {},
+        body.get("metadata") or {},
+        record.trace_id or 0,
+        record.span_id or 0,
+    )
+
+
+def audit_fields(
+    timestamp: int,
+    agent_id: str,
+    action: str,
+    result: str,
+    user_id: str | None,
+    details: Mapping[str, Any],
+    metadata: Mapping[str, Any],
+    trace_id: int,
+    span_id: int,
+) -> dict[str, Any]:
+    """The fields of one audit line (everything but the chain fields), from whichever path wrote it."""
     return {
         "timestamp": timestamp,
         "time": iso_ns(timestamp),
-        "agent_id": body["agent_id"],
-        "user_id": body.get("user_id"),
-        "action": body["action"],
-        "result": body["result"],
-        "details": body.get("details") or {},
-        "metadata": body.get("metadata") or {},
-        "trace_id": f"{record.trace_id:032x}" if record.trace_id else None,
-        "span_id": f"{record.span_id:016x}" if record.span_id else None,
+        "agent_id": agent_id,
+        "user_id": user_id,
+        "action": action,
+        "result": result,
+        "details": details,
+        "metadata": metadata,
+        "trace_id": f"{trace_id:032x}" if trace_id else None,
+        "span_id": f"{span_id:016x}" if span_id else None,
     }

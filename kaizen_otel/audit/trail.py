@@ -1,8 +1,14 @@
 """``AuditTrail``: record, query and verify the durable audit trail of agent actions.
 
-A record goes through the audit pipeline (its own LoggerProvider, the durable processor, the JSONL
-exporter) and :meth:`AuditTrail.record` returns only once it is on disk. The pipeline never uses
-the global LoggerProvider and works under ``OTEL_SDK_DISABLED``: audit is not telemetry.
+:meth:`AuditTrail.record` hands its fields straight to the durable storage (canonical JSON, hash
+chain, flock, write, group commit) and returns only once the record is on disk. It does not build
+an OpenTelemetry log record on the way: that path (the SDK's ``Logger.emit``, the processor, the
+exporter turning the record back into fields) cost about as much CPU as the storage itself, and
+CPU per record decides how many writers one ``fdatasync`` can serve. The OTel side stays whole for
+whoever wants it: :attr:`AuditTrail.logger_provider` is the trail's own LoggerProvider with the
+durable processor and :class:`JsonlAuditExporter` (the ``LogRecordExporter``) writing into the same
+chain. Nothing here uses the global providers, and ``OTEL_SDK_DISABLED`` does not stop a record:
+audit is not telemetry.
 """
 
 from __future__ import annotations
@@ -18,11 +24,12 @@ from typing import Any
 from opentelemetry._logs import LoggerProvider as APILoggerProvider
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.metrics import MeterProvider
+from opentelemetry.trace import get_current_span
 
 from kaizen_otel._internal.settings import Settings
 from kaizen_otel.audit.anchors import ANCHOR_EVENT, AnchorFile, anchor_attributes, anchor_of
 from kaizen_otel.audit.entry import RESULTS, AuditEntry
-from kaizen_otel.audit.exporter import JsonlAuditExporter
+from kaizen_otel.audit.exporter import JsonlAuditExporter, audit_fields
 from kaizen_otel.audit.files import resolve_trail_path
 from kaizen_otel.audit.metrics import AuditMetrics
 from kaizen_otel.audit.processor import AuditLoggerProvider, DurableAuditProcessor
@@ -240,24 +247,20 @@ class AuditTrail:
             self._metrics.failed("closed")
             raise AuditError(f"the audit trail {self.path!r} is closed; the record was not stored")
         started = time.perf_counter()
-        now = time.time_ns()
-        body = {
-            "agent_id": agent_id,
-            "action": action,
-            "result": result,
-            "user_id": user_id,
-            "details": details_map,
-            "metadata": metadata_map,
-        }
+        span = get_current_span().get_span_context()
+        fields = audit_fields(
+            time.time_ns(),
+            agent_id,
+            action,
+            result,
+            user_id,
+            details_map,
+            metadata_map,
+            span.trace_id,
+            span.span_id,
+        )
         try:
-            self._logger.emit(
-                timestamp=now,
-                observed_timestamp=now,
-                severity_number=SeverityNumber.INFO,
-                body=body,
-                event_name=_EVENT_NAME,
-            )
-            entry = self._processor.take_entry()
+            (appended,) = self._storage.append((fields,))
         except AuditError as exc:
             self._metrics.failed(_error_type(exc))
             raise
@@ -265,6 +268,19 @@ class AuditTrail:
             self._metrics.failed(type(exc).__name__)
             raise AuditError(f"the audit record was not stored: {exc}") from exc
         self._metrics.recorded(action, result, time.perf_counter() - started)
+        entry = AuditEntry(
+            fields["timestamp"],
+            agent_id,
+            action,
+            result,
+            details_map,
+            user_id,
+            metadata_map,
+            fields["trace_id"],
+            fields["span_id"],
+            appended.seq,
+            appended.hash,
+        )
         if self._forward is not None:
             self._forward_entry(entry)
         self._ensure_timer()
