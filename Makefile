@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-unit lint typecheck bench docs clean
+.PHONY: install demo test test-unit lint typecheck bench bench-check docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
+
+bench-check: $(STAMP)
+	$(PY) -m benchmarks.check
 
 docs: $(STAMP)
 	$(PY) -m kaizen_otel.cli config --markdown > docs/configuration.md

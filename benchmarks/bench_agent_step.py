@@ -1,31 +1,41 @@
-"""µs per agent step: kaizen_otel helpers vs the same signals written by hand with the bare OTel SDK.
+"""µs per agent step through the public path, against the same signals written by hand on the bare SDK.
 
 One step = 1 agent span, 1 LLM call with token usage, 2 tool calls, their metrics (token usage,
 operation duration, cost, tool calls and durations, agent runs, run duration, active runs) and 5 log
-lines through the OTel logs API. Both instrumented variants get identical SDK providers (simple
-span and log processors with exporters that drop, an in-memory metric reader): synchronous
-processors bill each variant its own processing, where batch worker threads would bill one
-variant's export to whichever variant runs next. The difference is the instrumentation code.
-Also measured in the same run: the step with no instrumentation at all, and the helpers before
-anything is configured (the no-op path). Variants alternate in short rounds, timed in thread CPU
-time; the ratio is the median of the per-round ratios, which a load change on a shared machine
-affects least.
+lines. The kaizen_otel side is what a user runs: ``configure()`` with its defaults (redaction, the
+self-monitoring wrappers, batch processors, the Prometheus reader, process metrics), the helpers and
+``get_logger``; the only change is at the exporter seam, where the console span and log exporters
+are swapped for exporters that count and drop. The bare side builds the same pipeline shape by
+hand: batch span and log processors with the same dropping exporters, a metric reader, and the
+step's spans, metric records and log records through the SDK and the logs API.
+
+Both run in one child process (``configure()`` installs globals once per process), in alternating
+rounds; a round is timed in process CPU time (batch worker threads included) and ends by flushing
+its own side's processors, so each side pays for its own export work. The ratio is the median of
+the per-round ratios. Also measured: the step with no instrumentation, and the same kaizen step
+before ``configure()`` (the no-op path). The benchmark prints what each side emitted.
 """
 
 from __future__ import annotations
 
 import gc
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind
 
 try:
@@ -33,13 +43,39 @@ try:
 except ImportError:  # run as a script
     from _util import table  # type: ignore[no-redef]
 
-from benchmarks._util import DropLogs, DropSpans
-from kaizen_otel._internal.settings import resolve
-from kaizen_otel.genai import agent_run, configure_genai, llm_call, reset_genai, tool_call
 from kaizen_otel.genai import semconv as sc
 
-STEPS = 500
-ROUNDS = 31
+STEPS = 400
+ROUNDS = 21
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class CountingDropSpans(SpanExporter):
+    """Counts and discards spans: measures the pipeline, not a destination."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def export(self, spans: Sequence[object]) -> SpanExportResult:  # type: ignore[override]
+        self.count += len(spans)
+        return SpanExportResult.SUCCESS
+
+
+class CountingDropLogs(LogRecordExporter):
+    """Counts and discards log records."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def export(self, batch: Sequence[object]) -> LogRecordExportResult:  # type: ignore[override]
+        self.count += len(batch)
+        return LogRecordExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
 
 
 def _work() -> int:
@@ -53,21 +89,28 @@ def step_none() -> None:
     _work()
 
 
-def step_kaizen() -> None:
-    with agent_run("planner") as run:
-        run.log("step started")
-        with llm_call("openai", "gpt-4o-mini") as call:
-            _work()
-            call.record_usage(input_tokens=420, output_tokens=80)
-            call.set_response(model="gpt-4o-mini", finish_reasons=("stop",))
-        run.log("model answered")
-        with tool_call("search"):
-            _work()
-        run.log("search done")
-        with tool_call("fetch"):
-            _work()
-        run.log("fetch done")
-        run.log("step finished")
+def make_kaizen() -> Callable[[], None]:
+    from kaizen_otel import agent_run, get_logger, llm_call, tool_call
+
+    log = get_logger("bench")
+
+    def step() -> None:
+        with agent_run("planner"):
+            log.info("step started")
+            with llm_call("openai", "gpt-4o-mini") as call:
+                _work()
+                call.record_usage(input_tokens=420, output_tokens=80)
+                call.set_response(model="gpt-4o-mini", finish_reasons=("stop",))
+            log.info("model answered")
+            with tool_call("search"):
+                _work()
+            log.info("search done")
+            with tool_call("fetch"):
+                _work()
+            log.info("fetch done")
+            log.info("step finished")
+
+    return step
 
 
 def make_bare(tp: TracerProvider, mp: MeterProvider, lp: LoggerProvider) -> Callable[[], None]:
@@ -185,73 +228,167 @@ def make_bare(tp: TracerProvider, mp: MeterProvider, lp: LoggerProvider) -> Call
     return step
 
 
-def _time(fn: Callable[[], None], steps: int) -> float:
-    """µs of this thread's CPU per call: other processes on a shared machine do not count."""
+def _cpu(fn: Callable[[], None], steps: int, flush: Callable[[], object] = lambda: None) -> float:
+    """µs of process CPU per step (worker threads included), the round's export flushed inside."""
     gc.collect()
-    started = time.thread_time()
+    started = time.process_time()
     for _ in range(steps):
         fn()
-    return (time.thread_time() - started) / steps * 1e6
+    flush()
+    return (time.process_time() - started) / steps * 1e6
 
 
-def _providers() -> tuple[TracerProvider, MeterProvider, LoggerProvider]:
-    tp = TracerProvider()
-    tp.add_span_processor(SimpleSpanProcessor(DropSpans()))
-    mp = MeterProvider(metric_readers=[InMemoryMetricReader()])
-    lp = LoggerProvider()
-    lp.add_log_record_processor(SimpleLogRecordProcessor(DropLogs()))
-    return tp, mp, lp
+def _metric_points(reader: InMemoryMetricReader) -> int:
+    data = reader.get_metrics_data()
+    return sum(
+        len(metric.data.data_points)
+        for resource in (data.resource_metrics if data else [])
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+    )
 
 
-def main(steps: int = STEPS, rounds: int = ROUNDS) -> dict[str, float]:
-    reset_genai()
-    noop = [_time(step_kaizen, steps * 10) for _ in range(5)]
-    bare_providers = _providers()
-    kaizen_providers = _providers()
-    bare = make_bare(*bare_providers)
-    settings = resolve({"process_metrics": False}, environ={}).settings
-    tp, mp, lp = kaizen_providers
-    configure_genai(settings, tracer_provider=tp, meter_provider=mp, logger_provider=lp)
-    try:
-        for fn in (step_none, bare, step_kaizen):  # warm up caches and code paths
-            _time(fn, steps // 5)
-        samples: dict[str, list[float]] = {"none": [], "bare": [], "kaizen": []}
-        for _ in range(rounds):
-            samples["none"].append(_time(step_none, steps))
-            samples["bare"].append(_time(bare, steps))
-            samples["kaizen"].append(_time(step_kaizen, steps))
-    finally:
-        reset_genai()
-        for providers in (bare_providers, kaizen_providers):
-            for provider in providers:
-                provider.shutdown()
+def child(steps: int, rounds: int) -> dict[str, object]:
+    """The measurement, in a process of its own: configure() sets globals once per process."""
+    kaizen_step = make_kaizen()
+    noop = statistics.median(_cpu(kaizen_step, steps * 10) for _ in range(5))
+
+    bare_spans, bare_logs = CountingDropSpans(), CountingDropLogs()
+    tp = TracerProvider(shutdown_on_exit=False)
+    span_processor = BatchSpanProcessor(bare_spans)
+    tp.add_span_processor(span_processor)
+    bare_reader = InMemoryMetricReader()
+    mp = MeterProvider(metric_readers=[bare_reader], shutdown_on_exit=False)
+    lp = LoggerProvider(shutdown_on_exit=False)
+    log_processor = BatchLogRecordProcessor(bare_logs)
+    lp.add_log_record_processor(log_processor)
+    bare = make_bare(tp, mp, lp)
+
+    import kaizen_otel
+    from kaizen_otel._internal import providers
+
+    kaizen_spans, kaizen_logs = CountingDropSpans(), CountingDropLogs()
+    providers._console_span_exporter = lambda fmt: kaizen_spans  # type: ignore[assignment]
+    providers._console_log_exporter = lambda fmt: kaizen_logs  # type: ignore[assignment]
+    obs = kaizen_otel.configure(
+        service_name="bench",
+        traces_exporter="console",
+        logs_exporter="console",
+        prometheus_host="127.0.0.1",
+        prometheus_port=0,
+    )
+    from opentelemetry import trace
+    from opentelemetry._logs import get_logger_provider
+
+    def kaizen_flush() -> None:
+        trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
+        get_logger_provider().force_flush()  # type: ignore[attr-defined]
+
+    def bare_flush() -> None:
+        span_processor.force_flush()
+        log_processor.force_flush()
+
+    for fn, flush in ((step_none, lambda: None), (bare, bare_flush), (kaizen_step, kaizen_flush)):
+        _cpu(fn, steps // 4, flush)  # warm up caches and code paths
+    counted = (bare_spans.count, bare_logs.count, kaizen_spans.count, kaizen_logs.count)
+    samples: dict[str, list[float]] = {"none": [], "bare": [], "kaizen": []}
+    for _ in range(rounds):
+        samples["none"].append(_cpu(step_none, steps))
+        samples["bare"].append(_cpu(bare, steps, bare_flush))
+        samples["kaizen"].append(_cpu(kaizen_step, steps, kaizen_flush))
+    measured_steps = steps * rounds
+    with urllib.request.urlopen(obs.metrics_url) as response:
+        exposition = response.read().decode()
+    obs.shutdown()
     med = {k: statistics.median(v) for k, v in samples.items()}
-    ratio = statistics.median(k / b for k, b in zip(samples["kaizen"], samples["bare"], strict=True))
-    results = {
+    ratios = [k / b for k, b in zip(samples["kaizen"], samples["bare"], strict=True)]
+    return {
         "none_us": med["none"],
         "bare_sdk_us": med["bare"],
         "kaizen_us": med["kaizen"],
-        "kaizen_vs_bare": ratio,
-        "noop_before_configure_us": statistics.median(noop),
-        "noop_vs_none_us": statistics.median(noop) - med["none"],
+        "kaizen_vs_bare": statistics.median(ratios),
+        "kaizen_vs_bare_iqr": _quartiles(ratios),
+        "noop_before_configure_us": noop,
+        "emitted_per_step": {
+            "bare": {
+                "spans": (bare_spans.count - counted[0]) / measured_steps,
+                "logs": (bare_logs.count - counted[1]) / measured_steps,
+                "metric_series": _metric_points(bare_reader),
+            },
+            "kaizen": {
+                "spans": (kaizen_spans.count - counted[2]) / measured_steps,
+                "logs": (kaizen_logs.count - counted[3]) / measured_steps,
+                "metric_series": _step_series(exposition),
+            },
+        },
     }
+
+
+def _step_series(exposition: str) -> int:
+    """Series of the step's own families on /metrics (not process, runtime or self-monitoring)."""
+    own = ("gen_ai_", "kaizen_agent_", "kaizen_tool_", "kaizen_cost_", "kaizen_llm_")
+    return sum(
+        1
+        for line in exposition.splitlines()
+        if line.startswith(own)
+        and not line.startswith("#")
+        and "_bucket{" not in line
+        and not line.split("{")[0].endswith(("_sum", "_created"))
+    )
+
+
+def _quartiles(values: list[float]) -> list[float]:
+    q = statistics.quantiles(values, n=4)
+    return [q[0], q[2]]
+
+
+def main(steps: int = STEPS, rounds: int = ROUNDS) -> dict[str, object]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAIZEN_OTEL_", "OTEL_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_agent_step", "--child", str(steps), str(rounds)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(ROOT),
+        timeout=600,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the measuring process failed: {done.stderr[-2000:]}")
+    results: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    med = {k: float(results[k]) for k in ("none_us", "bare_sdk_us", "kaizen_us")}  # type: ignore[arg-type]
+    quartiles = results["kaizen_vs_bare_iqr"]
     print(
         table(
             ["variant", "µs/step", "vs bare SDK"],
             [
-                ["no instrumentation", med["none"], med["none"] / med["bare"]],
-                ["bare OTel SDK, by hand", med["bare"], 1.0],
-                ["kaizen_otel helpers", med["kaizen"], results["kaizen_vs_bare"]],
+                ["no instrumentation", med["none_us"], med["none_us"] / med["bare_sdk_us"]],
+                ["bare OTel SDK, by hand", med["bare_sdk_us"], 1.0],
+                [
+                    "kaizen_otel, configure() defaults",
+                    med["kaizen_us"],
+                    f"{results['kaizen_vs_bare']:.3f} (middle half {quartiles[0]:.3f}-{quartiles[1]:.3f})",  # type: ignore[index]
+                ],
                 ["kaizen_otel before configure()", results["noop_before_configure_us"], "-"],
             ],
         )
     )
+    emitted = results["emitted_per_step"]
+    for side in ("bare", "kaizen"):
+        counts = emitted[side]  # type: ignore[index]
+        print(
+            f"{side:>6} emitted per step: {counts['spans']:.2f} spans, {counts['logs']:.2f} log records; "
+            f"{counts['metric_series']} metric series of the step's families at the end"
+        )
     print(
-        f"step = 1 agent span, 1 LLM call with usage, 2 tool calls, their metrics, 5 log lines; "
-        f"thread CPU time, median of {rounds} alternating rounds of {steps} steps"
+        "step = 1 agent span, 1 LLM call with usage, 2 tool calls, their metrics, 5 log lines; process "
+        f"CPU time, median of {rounds} alternating rounds of {steps} steps, each round's export flushed"
     )
     return results
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        print(json.dumps(child(int(sys.argv[2]), int(sys.argv[3]))))
+    else:
+        main()
