@@ -1,0 +1,178 @@
+"""Memory with unbounded names: RSS after many agent steps, each under a new agent, model and tool name.
+
+A long-running process that names agents after tasks or users meets a new name at every step.
+Every per-agent, per-model and per-tool structure (heartbeats, attribute caches, budgets, metric
+series) must then be capped or expire. Each side runs in a fresh process: kaizen_otel through
+``configure()`` with its defaults (the console span and log exporters swapped for dropping ones at
+the exporter seam), and the bare SDK doing the same steps by hand with the same pipeline shape.
+RSS is read from ``/proc/self/status`` at the start, halfway and at the end; the ratio compares
+the end RSS of the two sides (aim ≤ 1.2x), and growth over the second half shows whether it is
+still rising.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+try:
+    from benchmarks._util import table
+except ImportError:  # run as a script
+    from _util import table  # type: ignore[no-redef]
+
+ROOT = Path(__file__).resolve().parents[1]
+STEPS = 100_000
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _kaizen_step() -> Any:
+    import kaizen_otel
+    from benchmarks.bench_agent_step import CountingDropLogs, CountingDropSpans
+    from kaizen_otel import agent_run, get_logger, llm_call, tool_call
+    from kaizen_otel._internal import providers
+
+    spans, logs = CountingDropSpans(), CountingDropLogs()
+    providers._console_span_exporter = lambda fmt: spans  # type: ignore[assignment]
+    providers._console_log_exporter = lambda fmt: logs  # type: ignore[assignment]
+    kaizen_otel.configure(
+        service_name="memory",
+        traces_exporter="console",
+        logs_exporter="console",
+        prometheus_host="127.0.0.1",
+        prometheus_port=0,
+    )
+    log = get_logger("memory")
+
+    def step(i: int) -> None:
+        with agent_run(f"agent-{i}"):
+            with llm_call("openai", f"model-{i}") as call:
+                call.record_usage(input_tokens=100, output_tokens=20)
+            with tool_call(f"tool-{i}"):
+                pass
+            log.info("step done", step=i)
+
+    return step
+
+
+def _bare_step() -> Any:
+    from opentelemetry._logs import SeverityNumber
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from benchmarks.bench_agent_step import CountingDropLogs, CountingDropSpans
+
+    tp = TracerProvider()
+    tp.add_span_processor(BatchSpanProcessor(CountingDropSpans()))
+    mp = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    lp = LoggerProvider()
+    lp.add_log_record_processor(BatchLogRecordProcessor(CountingDropLogs()))
+    tracer, meter, logger = tp.get_tracer("bare"), mp.get_meter("bare"), lp.get_logger("bare")
+    tokens = meter.create_histogram("gen_ai.client.token.usage", "{token}")
+    tools = meter.create_counter("kaizen.tool.calls", "{call}")
+    runs = meter.create_counter("kaizen.agent.runs", "{run}")
+
+    def step(i: int) -> None:
+        agent = f"agent-{i}"
+        with tracer.start_as_current_span(f"invoke_agent {agent}", attributes={"gen_ai.agent.name": agent}):
+            with tracer.start_as_current_span(
+                f"chat model-{i}", attributes={"gen_ai.request.model": f"model-{i}"}
+            ):
+                tokens.record(100, {"gen_ai.request.model": f"model-{i}", "gen_ai.token.type": "input"})
+                tokens.record(20, {"gen_ai.request.model": f"model-{i}", "gen_ai.token.type": "output"})
+            with tracer.start_as_current_span(f"execute_tool tool-{i}"):
+                tools.add(1, {"gen_ai.tool.name": f"tool-{i}", "gen_ai.agent.name": agent})
+            logger.emit(severity_number=SeverityNumber.INFO, body="step done", attributes={"step": i})
+        runs.add(1, {"gen_ai.agent.name": agent})
+
+    return step
+
+
+def child(side: str, steps: int) -> dict[str, float]:
+    start = _rss_mb()
+    step = _kaizen_step() if side == "kaizen" else _bare_step()
+    for i in range(steps // 2):
+        step(i)
+    half = _rss_mb()
+    for i in range(steps // 2, steps):
+        step(i)
+    return {
+        "start_mb": start,
+        "half_mb": half,
+        "end_mb": _rss_mb(),
+        "threads": float(len(os.listdir("/proc/self/task"))),
+    }
+
+
+def _run(side: str, steps: int) -> dict[str, float]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAIZEN_OTEL_", "OTEL_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_memory", "--child", side, str(steps)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(ROOT),
+        timeout=900,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{side}: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def main(steps: int = STEPS) -> dict[str, Any]:
+    sides = {side: _run(side, steps) for side in ("bare", "kaizen")}
+    ratio = sides["kaizen"]["end_mb"] / sides["bare"]["end_mb"]
+    print(
+        table(
+            [
+                "side",
+                "RSS start MB",
+                f"after {steps // 2:,}",
+                f"after {steps:,}",
+                "second-half growth",
+                "threads",
+            ],
+            [
+                [
+                    side,
+                    r["start_mb"],
+                    r["half_mb"],
+                    r["end_mb"],
+                    f"{r['end_mb'] - r['half_mb']:+.1f} MB",
+                    int(r["threads"]),
+                ]
+                for side, r in sides.items()
+            ],
+        )
+    )
+    print(
+        f"kaizen / bare RSS after {steps:,} steps with a new agent, model and tool name each: "
+        f"{ratio:.2f}x (aim <= 1.2x)"
+    )
+    return {
+        "steps": steps,
+        **{f"{side}_{k}": v for side, r in sides.items() for k, v in r.items()},
+        "kaizen_vs_bare": ratio,
+    }
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        print(json.dumps(child(sys.argv[2], int(sys.argv[3]))))
+    else:
+        main()
