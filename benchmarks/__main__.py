@@ -1,6 +1,6 @@
 """Run every benchmark module (`bench_*.py`) in this folder, or the ones named on the command line.
 
-python -m benchmarks                 # all
+python -m benchmarks                 # all, then docs/performance.md is rewritten from the run
 python -m benchmarks startup scrape  # bench_startup.py and bench_scrape.py
 """
 
@@ -35,6 +35,10 @@ def main(argv: list[str]) -> int:
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2, default=str))
     print(f"\nresults written to {out}")
+    if not argv and not failed:
+        from benchmarks.report import write
+
+        print(f"{write(results)} rewritten from this run")
     return 1 if failed else 0
 
 
