@@ -92,3 +92,8 @@ def pipes() -> Iterator[Pipelines]:
 def emit_log(pipes: Pipelines, body: Any, attributes: dict[str, Any]) -> ReadableLogRecord:
     pipes.logger_provider.get_logger("tests.redaction").emit(body=body, attributes=attributes, timestamp=1)
     return pipes.only_log()
+
+
+from tests.testbed.fixtures import rotel  # noqa: E402  (the real OTLP receiver, once per session)
+
+__all__ = ["Pipelines", "assert_gone", "build", "emit_log", "rotel"]

@@ -77,31 +77,32 @@ def _pem(label: str) -> tuple[str, str]:
 def _build() -> list[Secret]:
     s: list[Secret] = []
 
-    def add(kind: str, template: str, secret: str) -> None:
-        s.append(Secret(kind, template.format(secret), secret))
+    def add(kind: str, template: str, secret: str, prefix: str = "") -> None:
+        """``prefix`` (``sk-proj-``) is public: only what follows it must vanish."""
+        s.append(Secret(kind, template.format(prefix + secret), secret))
 
     # --- provider API keys ---------------------------------------------------------------------
-    add("openai", "OPENAI key {} loaded", "sk-proj-" + _mixed(48, _ALNUM + "-_"))
-    add("openai", "using sk key: {}", "sk-" + _mixed(48))
-    add("openai", "svc {}", "sk-svcacct-" + _mixed(40, _ALNUM + "-_"))
-    add("openai", "admin={} ", "sk-admin-" + _mixed(40))
-    add("anthropic", "x-api-key {}", "sk-ant-api03-" + _mixed(80, _ALNUM + "-_"))
-    add("anthropic", "admin key {} rotated", "sk-ant-admin01-" + _mixed(60))
-    add("stripe", "charge failed with {}", "sk_live_" + _mixed(24))
-    add("stripe", "test mode {}", "sk_test_" + _mixed(24))
-    add("stripe", "restricted {}", "rk_live_" + _mixed(24))
-    add("stripe", "webhook signing secret {}", "whsec_" + _mixed(32))
-    add("aws", "AWS_ACCESS_KEY_ID {} set", "AKIA" + _chars(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"))
-    add("aws", "sts session {}", "ASIA" + _chars(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"))
+    add("openai", "OPENAI key {} loaded", _mixed(48, _ALNUM + "-_"), prefix="sk-proj-")
+    add("openai", "using sk key: {}", _mixed(48), prefix="sk-")
+    add("openai", "svc {}", _mixed(40, _ALNUM + "-_"), prefix="sk-svcacct-")
+    add("openai", "admin={} ", _mixed(40), prefix="sk-admin-")
+    add("anthropic", "x-api-key {}", _mixed(80, _ALNUM + "-_"), prefix="sk-ant-api03-")
+    add("anthropic", "admin key {} rotated", _mixed(60), prefix="sk-ant-admin01-")
+    add("stripe", "charge failed with {}", _mixed(24), prefix="sk_live_")
+    add("stripe", "test mode {}", _mixed(24), prefix="sk_test_")
+    add("stripe", "restricted {}", _mixed(24), prefix="rk_live_")
+    add("stripe", "webhook signing secret {}", _mixed(32), prefix="whsec_")
+    add("aws", "AWS_ACCESS_KEY_ID {} set", _chars(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"), prefix="AKIA")
+    add("aws", "sts session {}", _chars(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"), prefix="ASIA")
     add("aws", "aws secret {}", _mixed(40, _ALNUM + "/+"))
     add("aws", "{}", _mixed(40, _ALNUM + "/+"))
-    add("github", "cloning with {}", "ghp_" + _mixed(36))
-    add("github", "oauth {}", "gho_" + _mixed(36))
-    add("github", "app token {}", "ghs_" + _mixed(36))
-    add("github", "fine-grained {}", "github_pat_" + _mixed(22) + "_" + _mixed(59))
-    add("gitlab", "GITLAB_TOKEN is {}", "glpat-" + _mixed(20, _ALNUM + "-_"))
-    add("slack", "bot {} posting", "xoxb-" + _chars(12, "0123456789") + "-" + _mixed(24))
-    add("slack", "user {}", "xoxp-" + _chars(12, "0123456789") + "-" + _mixed(32))
+    add("github", "cloning with {}", _mixed(36), prefix="ghp_")
+    add("github", "oauth {}", _mixed(36), prefix="gho_")
+    add("github", "app token {}", _mixed(36), prefix="ghs_")
+    add("github", "fine-grained {}", _mixed(22) + "_" + _mixed(59), prefix="github_pat_")
+    add("gitlab", "GITLAB_TOKEN is {}", _mixed(20, _ALNUM + "-_"), prefix="glpat-")
+    add("slack", "bot {} posting", _chars(12, "0123456789") + "-" + _mixed(24), prefix="xoxb-")
+    add("slack", "user {}", _chars(12, "0123456789") + "-" + _mixed(32), prefix="xoxp-")
     add(
         "slack",
         "socket mode {}",
@@ -122,13 +123,13 @@ def _build() -> list[Secret]:
         + "/"
         + _mixed(24),
     )
-    add("google", "maps key {}", "AIza" + _mixed(35, _ALNUM + "-_"))
-    add("google", "oauth access {}", "ya29." + _mixed(120, _ALNUM + "-_"))
-    add("google", "client secret {}", "GOCSPX-" + _mixed(28, _ALNUM + "-_"))
-    add("huggingface", "HF_TOKEN={}", "hf_" + _mixed(34))
-    add("huggingface", "downloading with {}", "hf_" + _mixed(34))
-    add("sendgrid", "mail via {}", "SG." + _mixed(22, _ALNUM + "-_") + "." + _mixed(43, _ALNUM + "-_"))
-    add("pypi", "twine upload -p {}", "pypi-AgEIcHlwaS5vcmc" + _mixed(120, _ALNUM + "-_"))
+    add("google", "maps key {}", _mixed(35, _ALNUM + "-_"), prefix="AIza")
+    add("google", "oauth access {}", _mixed(120, _ALNUM + "-_"), prefix="ya29.")
+    add("google", "client secret {}", _mixed(28, _ALNUM + "-_"), prefix="GOCSPX-")
+    add("huggingface", "HF_TOKEN={}", _mixed(34), prefix="hf_")
+    add("huggingface", "downloading with {}", _mixed(34), prefix="hf_")
+    add("sendgrid", "mail via {}", _mixed(22, _ALNUM + "-_") + "." + _mixed(43, _ALNUM + "-_"), prefix="SG.")
+    add("pypi", "twine upload -p {}", _mixed(120, _ALNUM + "-_"), prefix="pypi-AgEIcHlwaS5vcmc")
     # --- tokens and headers ----------------------------------------------------------------------
     add("jwt", "session {}", _jwt())
     add("jwt", "Authorization: Bearer {}", _jwt())

@@ -80,6 +80,9 @@ def _span(span: Any) -> dict[str, Any]:
         "events": [
             {"name": event.name, "attributes": _attributes(event.attributes)} for event in span.events
         ],
+        "links": [
+            {"span_id": _hex(link.span_id), "attributes": _attributes(link.attributes)} for link in span.links
+        ],
         "status": {"code": status.code, "message": status.message} if status is not None else None,
     }
 

@@ -659,7 +659,7 @@ class Rotel(ManagedProcess):
         signal: ``"span"``, ``"log"``, ``"metric"`` (plural and ``"traces"`` accepted) or ``"error"``
         (a processor failure). Each record has ``signal``, ``resource`` (dict), ``service_name`` and
         ``scope`` (``{"name", "version", "attributes"}``) plus, per signal —
-        span: ``name kind trace_id span_id parent_span_id attributes events status
+        span: ``name kind trace_id span_id parent_span_id attributes events links status
         start_time_unix_nano end_time_unix_nano``;
         log: ``body severity_number severity_text event_name attributes trace_id span_id
         time_unix_nano observed_time_unix_nano``;
