@@ -211,14 +211,19 @@ class TracingManager:
             "schedule_delay_millis": self.batch_timeout_ms,
             "max_export_batch_size": self.max_export_batch_size,
         }
-        stats = getattr(getattr(handle, "_pipeline", None), "stats", None)
-        if stats is None:
+        pipeline = getattr(handle, "_pipeline", None)
+        if pipeline is None:
             from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
             return BatchSpanProcessor(exporter, **options)
         from kaizen_otel._internal.selfmon import CountingBatchSpanProcessor, CountingSpanExporter
 
-        return CountingBatchSpanProcessor(CountingSpanExporter(exporter, stats), stats, **options)
+        stats = pipeline.stats
+        processor = CountingBatchSpanProcessor(
+            CountingSpanExporter(exporter, stats), stats, handle.settings.shutdown_timeout_ms, **options
+        )
+        pipeline.batch_processors.append(("traces", processor))  # bounded shutdown, drops counted
+        return processor
 
     # --- spans from hook events --------------------------------------------------------------------
     def create_span_from_context(self, context: Any, parent_span: Span | None = None) -> Span:
