@@ -8,6 +8,12 @@ import pytest
 
 from kaizen_otel.testing import reset_globals
 
+# The real servers, once per session for every test folder (a fixture imported by two conftest
+# files would start two of each).
+from tests.testbed.fixtures import alertmanager, prometheus, rotel
+
+__all__ = ["alertmanager", "prometheus", "rotel"]
+
 
 @pytest.fixture(autouse=True)
 def _fresh_globals() -> Iterator[None]:

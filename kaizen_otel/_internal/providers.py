@@ -166,8 +166,10 @@ def otlp_exporter(settings: Settings, signal: str) -> Any:
     """The OTLP exporter for a signal, with the endpoint rules of the OTel specification.
 
     A signal-specific endpoint is used as is; the base endpoint gets ``/v1/<signal>`` appended
-    for http/protobuf. Headers, timeouts, compression and certificates stay with the SDK, which
-    reads its own ``OTEL_EXPORTER_OTLP_*`` variables.
+    for http/protobuf. Headers, timeouts and compression stay with the SDK, which reads its own
+    ``OTEL_EXPORTER_OTLP_*`` variables. Certificates are ours (``otlp_certificate`` and the client
+    pair): given one, the exporter always uses TLS, where the SDK would still send plaintext to an
+    ``http://`` endpoint.
     """
     protocol = getattr(settings, f"otlp_{signal}_protocol") or settings.otlp_protocol
     endpoint = getattr(settings, f"otlp_{signal}_endpoint")
@@ -177,7 +179,12 @@ def otlp_exporter(settings: Settings, signal: str) -> Any:
             endpoint = endpoint.rstrip("/") + f"/v1/{signal}"
     module_name, class_name = _OTLP_MODULES[(signal, protocol)]
     exporter_class = getattr(importlib.import_module(module_name), class_name)
-    return exporter_class(endpoint=endpoint) if endpoint else exporter_class()
+    kwargs: dict[str, Any] = {"endpoint": endpoint} if endpoint else {}
+    if settings.otlp_certificate is not None:
+        from kaizen_otel._internal.otlp_tls import tls_arguments
+
+        kwargs.update(tls_arguments(settings, protocol, endpoint))
+    return exporter_class(**kwargs)
 
 
 class OverflowAwarePrometheusReader(PrometheusMetricReader):

@@ -6,10 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.testbed.fixtures import alertmanager, prometheus, rotel
-
-__all__ = ["alertmanager", "prometheus", "rotel"]
-
 INTEGRATION_DIR = Path(__file__).resolve().parent
 
 
