@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-unit lint typecheck bench bench-check docs clean
+.PHONY: install demo test test-unit lint typecheck bench bench-check docs dashboards clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,8 +25,8 @@ test-unit: $(STAMP)
 	$(PY) -m pytest -q -m "not integration"
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check kaizen_otel tests benchmarks
-	$(VENV)/bin/ruff format --check kaizen_otel tests benchmarks
+	$(VENV)/bin/ruff check kaizen_otel tests benchmarks deploy
+	$(VENV)/bin/ruff format --check kaizen_otel tests benchmarks deploy
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
@@ -39,6 +39,9 @@ bench-check: $(STAMP)
 
 docs: $(STAMP)
 	$(PY) -m kaizen_otel.cli config --markdown > docs/configuration.md
+
+dashboards: $(STAMP)
+	$(PY) deploy/grafana/dashboards.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .testbed .bench
