@@ -8,21 +8,26 @@
 Enabling registers the existing hooks on the agent's hook manager, one per component switched on
 (:class:`TracingHook`, :class:`MetricsHook`, :class:`AuditHook`, and a hook that logs each event
 through the manager's :class:`StructuredLogger`), and wraps this instance's ``run`` (sync or
-async) so it fires ``PRE_AGENT_LOOP`` / ``POST_AGENT_LOOP``. Tool, LLM and memory events the agent
-fires on ``self._hook_manager`` go through the same hooks; tool and LLM spans become children of
-the run's span.
+async) so it fires ``PRE_AGENT_LOOP`` / ``POST_AGENT_LOOP`` inside an ``invoke_agent`` span that is
+current for the whole run. Tool, LLM and memory events the agent fires on ``self._hook_manager``
+go through the same hooks, and every span started during the run (the hooks', the helpers',
+instrumented clients') is a child of the run's span; audit records carry its trace id.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
+
+from opentelemetry import trace
 
 from kaizen_otel.compat.audit import AuditTrailManager
 from kaizen_otel.compat.manager import ObservabilityManager
+from kaizen_otel.genai import semconv as sc
 from kaizen_otel.genai.hooks import (
     AuditHook,
     BaseHook,
@@ -37,7 +42,7 @@ from kaizen_otel.genai.hooks import (
 )
 from kaizen_otel.logging import StructuredLogger
 
-__all__ = ["ObservabilityMixin", "agent_hooks"]
+__all__ = ["LoggingHook", "ObservabilityMixin", "RunTracingHook", "agent_hooks"]
 
 _log = logging.getLogger("kaizen_otel.compat")
 
@@ -64,6 +69,28 @@ class LoggingHook(BaseHook):
         return HookResult()
 
 
+class RunTracingHook(TracingHook):
+    """:class:`TracingHook` for an agent whose ``run`` span the mixin opens as the current span.
+
+    The agent-loop events are left to the mixin, so everything started during the run (tool and
+    LLM spans of this hook, the helpers' spans, instrumented HTTP clients) is a child of that span.
+    """
+
+    def process(self, context: HookContext) -> HookResult:
+        if context.event_name in _LOOP_EVENTS:
+            return HookResult(data={"skipped": True})
+        return super().process(context)
+
+
+_LOOP_EVENTS = frozenset({HookEvent.PRE_AGENT_LOOP.value, HookEvent.POST_AGENT_LOOP.value})
+
+
+def _traces_loop(events_to_trace: Iterable[Any] | None) -> bool:
+    if events_to_trace is None:
+        return True
+    return HookEvent.PRE_AGENT_LOOP.value in {getattr(e, "value", e) for e in events_to_trace}
+
+
 def agent_hooks(
     manager: ObservabilityManager, events_to_trace: Iterable[Any] | None = None
 ) -> list[BaseHook]:
@@ -71,7 +98,7 @@ def agent_hooks(
     hooks: list[BaseHook] = []
     tracing = manager.get_tracing_manager()
     if tracing is not None:
-        hooks.append(TracingHook(tracing, events_to_trace))
+        hooks.append(RunTracingHook(tracing, events_to_trace))
     if manager.metrics is not None:
         hooks.append(MetricsHook())
     if manager.audit is not None:
@@ -91,6 +118,7 @@ class ObservabilityMixin:
 
     _observability_manager: ObservabilityManager | None = None
     _observability_hooks: tuple[BaseHook, ...] = ()
+    _observability_run: _RunShape | None = None
     _kaizen_hook_manager: HookManager | None = None
 
     @property
@@ -135,10 +163,16 @@ class ObservabilityMixin:
             self._hook_manager.register_hook(hook)
         self._observability_manager = manager
         self._observability_hooks = hooks
+        tracing = manager.get_tracing_manager()
+        tracer = tracing.tracer if tracing is not None and _traces_loop(events_to_trace) else None
+        self._observability_run = _RunShape(
+            self._hook_manager, self._observability_agent_id(), manager.service_name, tracer
+        )
         self._observe_run()
         return manager
 
     def _release_observability(self) -> None:
+        self._observability_run = None
         manager, self._observability_manager = self._observability_manager, None
         hooks, self._observability_hooks = self._observability_hooks, ()
         for hook in hooks:
@@ -167,34 +201,54 @@ class ObservabilityMixin:
             _log.warning("kaizen_otel: %s.run cannot be wrapped; fire agent events yourself", type(self))
 
 
-def _loop_data(agent: ObservabilityMixin) -> tuple[HookManager, str, dict[str, Any]] | None:
-    manager = agent._observability_manager
-    if manager is None:
-        return None
-    return agent._hook_manager, agent._observability_agent_id(), {"agent_name": manager.service_name}
+class _RunShape:
+    """What each observed run needs, computed once at ``enable_observability()``."""
 
+    __slots__ = ("agent_id", "attributes", "data", "hooks", "span_name", "tracer")
 
-def _outcome(data: Mapping[str, Any], exc: BaseException | None) -> dict[str, Any]:
-    if exc is None:
-        return {**data, "success": True}
-    return {**data, "success": False, "error_type": type(exc).__qualname__}
+    def __init__(self, hooks: HookManager, agent_id: str, name: str, tracer: Any) -> None:
+        self.hooks = hooks
+        self.agent_id = agent_id
+        self.data = {"agent_name": name}
+        self.tracer = tracer
+        self.span_name = f"{sc.OP_INVOKE_AGENT} {name}"
+        self.attributes = {
+            sc.GEN_AI_OPERATION_NAME: sc.OP_INVOKE_AGENT,
+            sc.GEN_AI_AGENT_NAME: name,
+            sc.GEN_AI_AGENT_ID: agent_id,
+            sc.KAIZEN_HOOK_EVENT: HookEvent.PRE_AGENT_LOOP.value,
+        }
+
+    def span(self) -> Any:
+        """The run's span, current for the whole run (nothing when the loop is not traced)."""
+        if self.tracer is None:
+            return contextlib.nullcontext()
+        return self.tracer.start_as_current_span(self.span_name, attributes=self.attributes)
+
+    def failed(self, exc: BaseException) -> dict[str, Any]:
+        if self.tracer is not None:
+            trace.get_current_span().set_attribute(sc.ERROR_TYPE, type(exc).__qualname__)
+        return {**self.data, "success": False, "error_type": type(exc).__qualname__}
+
+    def succeeded(self) -> dict[str, Any]:
+        return {**self.data, "success": True}
 
 
 def _observed(agent: ObservabilityMixin, run: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(run)
     def observed_run(*args: Any, **kwargs: Any) -> Any:
-        found = _loop_data(agent)
-        if found is None:
+        shape = agent._observability_run
+        if shape is None:
             return run(*args, **kwargs)
-        hooks, agent_id, data = found
-        hooks.trigger_sync(HookEvent.PRE_AGENT_LOOP, agent_id, data)
-        try:
-            result = run(*args, **kwargs)
-        except BaseException as exc:
-            hooks.trigger_sync(HookEvent.POST_AGENT_LOOP, agent_id, _outcome(data, exc))
-            raise
-        hooks.trigger_sync(HookEvent.POST_AGENT_LOOP, agent_id, _outcome(data, None))
-        return result
+        with shape.span():
+            shape.hooks.trigger_sync(HookEvent.PRE_AGENT_LOOP, shape.agent_id, shape.data)
+            try:
+                result = run(*args, **kwargs)
+            except BaseException as exc:
+                shape.hooks.trigger_sync(HookEvent.POST_AGENT_LOOP, shape.agent_id, shape.failed(exc))
+                raise
+            shape.hooks.trigger_sync(HookEvent.POST_AGENT_LOOP, shape.agent_id, shape.succeeded())
+            return result
 
     return observed_run
 
@@ -202,17 +256,17 @@ def _observed(agent: ObservabilityMixin, run: Callable[..., Any]) -> Callable[..
 def _async_observed(agent: ObservabilityMixin, run: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(run)
     async def observed_run(*args: Any, **kwargs: Any) -> Any:
-        found = _loop_data(agent)
-        if found is None:
+        shape = agent._observability_run
+        if shape is None:
             return await run(*args, **kwargs)
-        hooks, agent_id, data = found
-        await hooks.trigger(HookEvent.PRE_AGENT_LOOP, agent_id, data)
-        try:
-            result = await run(*args, **kwargs)
-        except BaseException as exc:
-            await hooks.trigger(HookEvent.POST_AGENT_LOOP, agent_id, _outcome(data, exc))
-            raise
-        await hooks.trigger(HookEvent.POST_AGENT_LOOP, agent_id, _outcome(data, None))
-        return result
+        with shape.span():
+            await shape.hooks.trigger(HookEvent.PRE_AGENT_LOOP, shape.agent_id, shape.data)
+            try:
+                result = await run(*args, **kwargs)
+            except BaseException as exc:
+                await shape.hooks.trigger(HookEvent.POST_AGENT_LOOP, shape.agent_id, shape.failed(exc))
+                raise
+            await shape.hooks.trigger(HookEvent.POST_AGENT_LOOP, shape.agent_id, shape.succeeded())
+            return result
 
     return observed_run

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from kaizen_otel._internal.resets import on_reset
 from kaizen_otel.audit import RESULTS, AuditEntry, AuditTrail
 
 __all__ = ["AuditStorage", "AuditTrailManager", "FileAuditStorage"]
@@ -189,3 +190,4 @@ class AuditTrailManager:
 
 #: Tasks scheduled by ``record_sync`` on a running loop (kept so they are not collected early).
 _pending: set[asyncio.Task[Any]] = set()
+on_reset("compat.audit", _pending.clear)

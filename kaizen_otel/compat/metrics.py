@@ -23,6 +23,7 @@ from typing import Any
 from opentelemetry import metrics
 from prometheus_client import REGISTRY
 
+from kaizen_otel._internal.resets import on_reset
 from kaizen_otel.compat.quantiles import render_with_quantiles
 from kaizen_otel.exceptions import KaizenConfigError
 
@@ -83,6 +84,7 @@ class _Instruments:
 #: Per MeterProvider (weak: a provider that is gone takes its instruments with it).
 _BY_PROVIDER: weakref.WeakKeyDictionary[Any, _Instruments] = weakref.WeakKeyDictionary()
 _BY_PROVIDER_LOCK = threading.Lock()
+on_reset("compat.metrics", _BY_PROVIDER.clear)
 
 
 def _instruments_of(provider: Any) -> _Instruments:

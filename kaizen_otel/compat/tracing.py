@@ -30,6 +30,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from opentelemetry.util._decorator import _agnosticcontextmanager
 
+from kaizen_otel._internal.resets import on_reset
 from kaizen_otel.compat._process import DEFAULT_SERVICE_NAME, check_flag, check_text, process_handle
 from kaizen_otel.exceptions import KaizenConfigError
 from kaizen_otel.genai import semconv as sc
@@ -110,6 +111,7 @@ class _SharedExport:
 
 _EXPORTS: weakref.WeakKeyDictionary[Any, dict[tuple[str, bool], _SharedExport]] = weakref.WeakKeyDictionary()
 _EXPORTS_LOCK = threading.Lock()
+on_reset("compat.tracing", _EXPORTS.clear)
 
 
 def _check_int(name: str, value: Any, minimum: int, maximum: int | None = None) -> int:

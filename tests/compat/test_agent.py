@@ -61,7 +61,7 @@ def test_enabling_returns_the_manager_named_after_the_agent_and_registers_the_ho
     assert isinstance(obs, ObservabilityManager)
     assert obs.get_service_name() == "researcher-1"
     names = sorted(type(h).__name__ for h in agent._hook_manager.hooks)
-    assert names == ["AuditHook", "LoggingHook", "MetricsHook", "TracingHook"]
+    assert names == ["AuditHook", "LoggingHook", "MetricsHook", "RunTracingHook"]
     agent.cleanup()
     assert agent._hook_manager.hooks == () and obs.closed
 
@@ -160,8 +160,9 @@ def test_an_agent_run_shows_on_metrics_in_spans_at_the_receiver_and_in_a_verifie
     assert {t["parent_span_id"] for t in tools} == {r["span_id"] for r in runs}
 
     lines = [json.loads(line) for line in audit_path.read_text().splitlines()]
-    actions = [r["action"] for r in lines if r["kind"] == "record" and r["agent_id"] == service]
-    assert actions == ["post_tool_use", "post_agent_loop"] * 2
+    records = [r for r in lines if r["kind"] == "record" and r["agent_id"] == service]
+    assert [r["action"] for r in records] == ["post_tool_use", "post_agent_loop"] * 2
+    assert {r["trace_id"] for r in records} == {r["trace_id"] for r in runs}  # tied to the run's trace
     kaizen_otel.shutdown()  # closes the process's trail with a close seal
     verified = subprocess.run(
         [sys.executable, "-m", "kaizen_otel.cli", "audit", "verify", str(audit_path), "--json"],
@@ -171,3 +172,52 @@ def test_an_agent_run_shows_on_metrics_in_spans_at_the_receiver_and_in_a_verifie
     )
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert json.loads(verified.stdout)["ok"] is True
+
+
+class InstrumentedAgent(ObservabilityMixin):
+    """An agent whose run() calls code with its own OpenTelemetry spans (an instrumented client)."""
+
+    agent_id = "instrumented"
+
+    def run(self) -> None:
+        from opentelemetry import trace
+
+        with trace.get_tracer("some.http.client").start_as_current_span("POST /v1/chat/completions"):
+            pass
+
+
+def test_spans_started_inside_run_are_children_of_the_run_span(otlp: Rotel) -> None:
+    agent = InstrumentedAgent()
+    obs = agent.enable_observability(service_name=f"nest-{uuid.uuid4().hex[:8]}", enable_audit=False)
+    agent.run()
+    agent.cleanup()
+    name = obs.get_service_name()
+    spans = otlp.wait_for(lambda r: r["signal"] == "span" and r["service_name"] == name, count=2)
+    by_name = {s["name"]: s for s in spans}
+    run, client = by_name[f"invoke_agent {name}"], by_name["POST /v1/chat/completions"]
+    assert client["parent_span_id"] == run["span_id"] and run["parent_span_id"] == ""
+    assert run["attributes"]["gen_ai.operation.name"] == "invoke_agent"
+    assert run["attributes"]["gen_ai.agent.id"] == "instrumented"
+
+
+def test_a_failed_run_span_names_the_error_type(otlp: Rotel) -> None:
+    agent = QAAgent(f"failing-{uuid.uuid4().hex[:8]}")
+    obs = agent.enable_observability(enable_audit=False)
+    with pytest.raises(RuntimeError):
+        agent.run("fail")
+    agent.cleanup()
+    name = obs.get_service_name()
+    (run,) = otlp.wait_for(lambda r: r["signal"] == "span" and r["name"] == f"invoke_agent {name}")
+    assert run["status"]["code"] == 2 and run["attributes"]["error.type"] == "RuntimeError"
+
+
+def test_events_to_trace_without_the_agent_loop_trace_only_the_tools(otlp: Rotel) -> None:
+    agent = QAAgent(f"tools-only-{uuid.uuid4().hex[:8]}")
+    obs = agent.enable_observability(
+        enable_audit=False, events_to_trace=[HookEvent.PRE_TOOL_USE, HookEvent.POST_TOOL_USE]
+    )
+    agent.run("q")
+    agent.cleanup()
+    name = obs.get_service_name()
+    (tool,) = otlp.wait_for(lambda r: r["signal"] == "span" and r["service_name"] == name)
+    assert tool["name"] == "execute_tool search" and tool["parent_span_id"] == ""

@@ -181,3 +181,13 @@ def test_bucket_quantiles_of_the_edges() -> None:
     assert math.isnan(bucket_quantile(0.5, [(1.0, 0.0), (math.inf, 0.0)]))
     assert bucket_quantile(0.5, [(1.0, 0.0), (math.inf, 4.0)]) == 1.0  # above the last bound
     assert bucket_quantile(0.5, [(8.0, 4.0), (math.inf, 4.0)]) == 4.0  # first bucket starts at 0
+
+
+def test_reset_globals_forgets_every_cached_instrument(collector: MetricsCollector) -> None:
+    from kaizen_otel.compat import metrics as compat_metrics
+    from kaizen_otel.testing import reset_globals
+
+    collector.counter("cached_total")
+    assert len(compat_metrics._BY_PROVIDER) >= 1
+    reset_globals()
+    assert len(compat_metrics._BY_PROVIDER) == 0
