@@ -1,11 +1,12 @@
 """``TracingManager``: the documents' Jaeger tracing setup, as an OTLP exporter on our TracerProvider.
 
 Jaeger takes OTLP natively, so ``jaeger_host``/``jaeger_port``/``insecure`` are an OTLP/gRPC
-endpoint and ``batch_size``/``batch_timeout_ms``/``max_export_batch_size`` the batch span
-processor's ``max_queue_size``/``schedule_delay_millis``/``max_export_batch_size``. The manager
-adds that processor to the process's TracerProvider (the one ``configure()`` installed, with its
-sampler, redaction and self-monitoring) instead of building a provider of its own, which
-OpenTelemetry would ignore after the first.
+endpoint (with ``insecure=False``, TLS verified with the ``otlp_certificate`` setting's CA and
+client pair when they are set, else the system's roots), and ``batch_size``/``batch_timeout_ms``/
+``max_export_batch_size`` the batch span processor's ``max_queue_size``/``schedule_delay_millis``/
+``max_export_batch_size``. The manager adds that processor to the process's TracerProvider (the
+one ``configure()`` installed, with its sampler, redaction and self-monitoring) instead of
+building a provider of its own, which OpenTelemetry would ignore after the first.
 
 * One exporter per endpoint: managers naming the same endpoint share one processor, which stays
   attached to the provider until it shuts down (bounded by the number of endpoints), and an
@@ -207,7 +208,13 @@ class TracingManager:
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
         scheme = "http" if self.insecure else "https"
-        exporter = OTLPSpanExporter(endpoint=f"{scheme}://{self.endpoint}", insecure=self.insecure)
+        arguments: dict[str, Any] = {"endpoint": f"{scheme}://{self.endpoint}", "insecure": self.insecure}
+        settings = getattr(handle, "settings", None)
+        if not self.insecure and settings is not None and settings.otlp_certificate is not None:
+            from kaizen_otel._internal.otlp_tls import tls_arguments
+
+            arguments.update(tls_arguments(settings, "grpc", arguments["endpoint"]))
+        exporter = OTLPSpanExporter(**arguments)
         options: dict[str, Any] = {
             "max_queue_size": self.batch_size,
             "schedule_delay_millis": self.batch_timeout_ms,

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.ops.conftest import certs
 from tests.testbed.fixtures import prometheus, rotel
 
-__all__ = ["prometheus", "rotel"]
+__all__ = ["certs", "prometheus", "rotel"]
 
 
 @pytest.fixture(autouse=True)

@@ -154,3 +154,18 @@ def test_shutdown_flushes_and_stops_this_manager_but_not_the_process_pipeline(au
     asyncio.run(later.record_metric("after_total", 1.0))
     assert _value(asyncio.run(later.export_metrics()), "after_total") == 1.0
     later.shutdown()
+
+
+def test_after_the_process_shut_down_a_manager_still_audits_and_records_nothing_else(
+    caplog: pytest.LogCaptureFixture, audit_path: Path
+) -> None:
+    kaizen_otel.configure(enable_tracing=False)
+    kaizen_otel.shutdown()
+    with caplog.at_level(logging.WARNING, logger="kaizen_otel.compat"):
+        obs = ObservabilityManager(enable_tracing=False)
+    assert obs.handle is None and "cannot be configured again" in caplog.text
+    asyncio.run(obs.record_metric("ignored_total", 1.0))  # the stopped pipeline takes it silently
+    asyncio.run(obs.record_audit("agent-1", "after-exit", {}, "success"))  # audit is not telemetry
+    assert [e.action for e in asyncio.run(obs.query_audit_by_agent("agent-1"))] == ["after-exit"]
+    obs.shutdown()
+    assert audit_path.exists()

@@ -5,8 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from concurrent import futures
+from pathlib import Path
+from typing import Any
 
+import grpc
 import pytest
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 import kaizen_otel
 from kaizen_otel import (
@@ -154,3 +159,36 @@ def test_bad_arguments_name_the_parameter() -> None:
         TracingManager("svc", batch_size=10, max_export_batch_size=20)
     with pytest.raises(KaizenConfigError, match="insecure"):
         TracingManager("svc", insecure="no")  # type: ignore[arg-type]
+
+
+class _TLSCollector(trace_service_pb2_grpc.TraceServiceServicer):
+    """An OTLP/gRPC trace receiver that accepts TLS connections only."""
+
+    def __init__(self, certs: Path) -> None:
+        self.names: list[str] = []
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(self, self.server)
+        key, chain = (certs / "collector.key").read_bytes(), (certs / "collector.crt").read_bytes()
+        self.port = self.server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(key, chain)]))
+        self.server.start()
+
+    def Export(self, request: Any, context: Any) -> Any:  # the gRPC service's method name
+        self.names += [s.name for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans]
+        return trace_service_pb2.ExportTraceServiceResponse()
+
+
+def test_insecure_false_speaks_tls_verified_with_the_configured_ca(
+    certs: Path, compat_env: pytest.MonkeyPatch
+) -> None:
+    collector = _TLSCollector(certs)
+    try:
+        compat_env.setenv("OTEL_EXPORTER_OTLP_CERTIFICATE", str(certs / "ca.crt"))
+        manager = TracingManager(
+            _service(), jaeger_host="localhost", jaeger_port=collector.port, insecure=False
+        )
+        manager.tracer.start_span("over tls").end()
+        assert manager.force_flush(timeout=10)
+        assert collector.names == ["over tls"]
+        manager.shutdown()
+    finally:
+        collector.server.stop(0)
