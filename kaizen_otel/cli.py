@@ -48,7 +48,7 @@ def _config(args: argparse.Namespace) -> int:
 
 
 def _default_text(spec: SettingSpec) -> str:
-    if spec.name.endswith("_exporter"):
+    if spec.name.endswith("_exporter") or spec.name == "live_view":
         return "(derived, see meaning)"
     if spec.default is None:
         return "unset"

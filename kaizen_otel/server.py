@@ -43,8 +43,40 @@ class _Handler(BaseHTTPRequestHandler):
             ready, reasons = self.server.readiness()
             body = json.dumps({"ready": ready, "reasons": reasons}).encode() + b"\n"
             self._send(200 if ready else 503, body, "application/json")
-        else:
+        elif not self._live("GET"):
             self._send(404, b"not found: try /metrics, /healthz or /readyz\n", "text/plain")
+
+    def do_POST(self) -> None:
+        text = self.headers.get("Content-Length", "")
+        length = int(text) if text.isdigit() else 0
+        if length > 65536:
+            self.close_connection = True
+        elif length:
+            self.rfile.read(length)  # unread, it would be parsed as the next request
+        if not self._live("POST"):
+            self._send(405, b"method not allowed\n", "text/plain")
+
+    def _live(self, method: str) -> bool:
+        """Answer a live-view route (``/ui``, ``/api/...``); False when the path is not one."""
+        app = self.server.live
+        if app is None:
+            return False
+        try:
+            reply = app.handle(method, self.path, self.headers)
+        except Exception:  # a bug in the page's API must not take the server down
+            _log.exception("live view request %s failed", self.path)
+            reply = (500, b"live view failed\n", "text/plain", {})
+        if reply is None:
+            return False
+        status, body, content_type, headers = reply
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+        return True
 
     def _metrics(self) -> None:
         encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
@@ -75,6 +107,8 @@ class _Handler(BaseHTTPRequestHandler):
 class _TelemetryHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    #: The live view's routes (``kaizen_otel.liveview.LiveApp``), or None when it is off.
+    live: Any = None
 
     def __init__(
         self, address: tuple[str, int], registry: CollectorRegistry, readiness: ReadinessCheck
@@ -132,6 +166,10 @@ class TelemetryServer:
     @property
     def metrics_url(self) -> str:
         return self.base_url + "/metrics"
+
+    def serve_live(self, app: Any) -> None:
+        """Answer the live view's routes (``/ui``, ``/api/...``) with ``app`` from now on."""
+        self._httpd.live = app
 
     def stop(self) -> None:
         if self._stopped:

@@ -321,6 +321,11 @@ def _build_logger_provider(
     return provider
 
 
+def wants_prometheus(settings: Settings) -> bool:
+    """True when the settings ask for the HTTP server (``/metrics``, and the live view beside it)."""
+    return _wants_prometheus(settings)
+
+
 def _wants_prometheus(settings: Settings) -> bool:
     return (
         settings.enable_metrics and settings.prometheus_enabled and "prometheus" in settings.metrics_exporter

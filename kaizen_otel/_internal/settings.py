@@ -666,6 +666,37 @@ class Settings(_Frozen):
         group="prometheus",
     )
 
+    live_view: bool | None = _setting(
+        "KAIZEN_OTEL_LIVE_VIEW",
+        kind=Bool(),
+        default=None,
+        doc="Serve the live page of agent runs at `/ui` and its JSON API at `/api/runs` on the "
+        "HTTP server, fed by a bounded in-process store. Unset: on, unless an OTLP endpoint is set.",
+        group="live view",
+    )
+    live_view_runs: int = _setting(
+        "KAIZEN_OTEL_LIVE_VIEW_RUNS",
+        kind=Int(minimum=1, maximum=100_000),
+        default=200,
+        doc="Agent runs the live view keeps (the oldest are dropped first).",
+        group="live view",
+    )
+    live_view_max_bytes: int = _setting(
+        "KAIZEN_OTEL_LIVE_VIEW_MAX_BYTES",
+        kind=Int(minimum=65_536),
+        default=32 * 1024 * 1024,
+        doc="Memory cap of the live view's store, in bytes (estimated conservatively).",
+        group="live view",
+    )
+    live_view_allow_remote: bool = _setting(
+        "KAIZEN_OTEL_LIVE_VIEW_ALLOW_REMOTE",
+        kind=Bool(),
+        default=False,
+        doc="Serve the live view when the HTTP server binds a non-loopback address (it shows "
+        "agent activity to anyone who can reach the port; off by default).",
+        group="live view",
+    )
+
     # --- console and logging ----------------------------------------------------------------
     console_format: str = _setting(
         "KAIZEN_OTEL_CONSOLE_FORMAT",
@@ -967,6 +998,7 @@ def resolve(
         values[name] = value
         sources[name] = source
     _derive_exporters(values, sources)
+    _derive_live_view(values, sources)
     return Resolved(Settings(**values), sources, tuple(problems))
 
 
@@ -1023,6 +1055,15 @@ def _derive_exporters(values: dict[str, Any], sources: dict[str, str]) -> None:
         values[name] = chosen or ("none",)
         reason = "OTLP endpoint set" if (base or signal_endpoint) else "no OTLP endpoint"
         sources[name] = f"default ({reason})"
+
+
+def _derive_live_view(values: dict[str, Any], sources: dict[str, str]) -> None:
+    """Unset ``live_view``: on for a local setup, off once spans go to an OTLP endpoint."""
+    if values["live_view"] is not None:
+        return
+    otlp = bool(values["otlp_endpoint"] or values["otlp_traces_endpoint"])
+    values["live_view"] = not otlp
+    sources["live_view"] = f"default ({'OTLP endpoint set' if otlp else 'no OTLP endpoint'})"
 
 
 def render_value(name: str, value: Any) -> str:

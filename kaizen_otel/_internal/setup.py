@@ -54,6 +54,9 @@ class Observability:
         self.redactor: Any = None
         #: After shutdown: ``{signal: items}`` that failed or were dropped during it.
         self.lost_at_exit: dict[str, int] = {}
+        #: The live view's store (``kaizen_otel.liveview.LiveStore``), None when it is off.
+        self.live_store: Any = None
+        self._live_refusal: str | None = None
 
     # -- what was installed ----------------------------------------------------------------------
     @property
@@ -78,6 +81,12 @@ class Observability:
     def health_url(self) -> str | None:
         server = self._pipeline.server if self._pipeline else None
         return server.base_url + "/healthz" if server else None
+
+    @property
+    def live_view_url(self) -> str | None:
+        """The live page of agent runs, or None when the live view is off or refused."""
+        server = self._pipeline.server if self._pipeline else None
+        return server.base_url + "/ui/" if server and self.live_store is not None else None
 
     @property
     def closed(self) -> bool:
@@ -214,6 +223,7 @@ def configure_once(
         handle = Observability(resolve(overrides, environ=environ, strict=strict), origin)
         if handle.settings.redaction_enabled:
             handle.redactor = _redactor(handle.settings)
+        _plan_live_view(handle)
         pricing = _load_pricing(handle, strict=strict)
         _open_audit(handle, strict=strict)
         try:
@@ -224,6 +234,7 @@ def configure_once(
             raise
         handle.problems.extend(pipeline.problems)
         handle._pipeline = pipeline
+        _serve_live_view(handle, pipeline)
         if extend is not None:
             extend(pipeline)
         _install_globals(pipeline)
@@ -260,9 +271,50 @@ def _build(handle: Observability, *, strict: bool) -> Pipeline:
         strict=strict,
         port_source=handle.sources.get("prometheus_port", "default"),
         readiness=handle.readiness,
-        span_processors=_first_span_processors(handle.redactor),
-        log_processors=_first_log_processors(handle.redactor),
+        span_processors=_first_span_processors(handle.redactor) + _live_processors(handle, "span"),
+        log_processors=_first_log_processors(handle.redactor) + _live_processors(handle, "log"),
     )
+
+
+def _plan_live_view(handle: Observability) -> None:
+    """Decide on the live view before building: its processors go in after redaction."""
+    settings = handle.settings
+    if not settings.live_view or settings.sdk_disabled:
+        return
+    from kaizen_otel._internal.providers import wants_prometheus
+    from kaizen_otel.liveview import plan
+
+    handle.live_store, handle._live_refusal = plan(settings, wants_prometheus(settings))
+    if handle._live_refusal is not None:
+        _log.info("kaizen_otel: %s", handle._live_refusal)
+
+
+def _live_processors(handle: Observability, signal: str) -> list[Any]:
+    store = handle.live_store
+    if store is None:
+        return []
+    return [store.span_processor if signal == "span" else store.log_processor]
+
+
+def _serve_live_view(handle: Observability, pipeline: Pipeline) -> None:
+    """Mount the live view's routes on the HTTP server; feed it the audit tail."""
+    store = handle.live_store
+    if pipeline.server is None or (store is None and handle._live_refusal is None):
+        return
+    from kaizen_otel.liveview import LiveApp
+
+    settings = handle.settings
+    pipeline.server.serve_live(
+        LiveApp(
+            store,
+            service_name=settings.service_name,
+            bind_host=settings.prometheus_host,
+            refusal=handle._live_refusal,
+        )
+    )
+    if store is not None and handle.audit is not None:
+        handle.audit.logger_provider.add_log_record_processor(store.audit_processor)
+        store.set_verifier(handle.audit.verify)
 
 
 def _install_globals(pipeline: Pipeline) -> None:

@@ -1,0 +1,506 @@
+"""A bounded in-process store of recent agent runs, fed by a span processor and a log processor.
+
+It reads the GenAI semantic conventions from the telemetry itself (``gen_ai.operation.name``,
+``gen_ai.usage.*``, ``kaizen.cost.usd``, ``error.type``), so runs from kaizen_otel's helpers and
+from any other GenAI-convention source look the same. A run is an ``invoke_agent`` span with
+everything under it; a GenAI span outside any agent run (a bare ``chat`` call) is a run of its own.
+Spans under a run that are not GenAI spans (an HTTP client call inside a tool) join their run.
+
+Bounded: at most ``max_runs`` runs and about ``max_bytes`` bytes (an estimate that errs high),
+oldest runs dropped first; one run keeps at most a quarter of the byte cap of span details, after
+which its spans are still counted but no longer kept. The hot path (``on_start``/``on_end``) does
+a dict lookup and a few attribute reads; building JSON happens only when the page asks.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from opentelemetry.context import Context
+from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import StatusCode
+
+from kaizen_otel.genai import semconv as sc
+
+__all__ = ["LiveStore", "Run"]
+
+_OP = sc.GEN_AI_OPERATION_NAME
+_AGENT_OP = sc.OP_INVOKE_AGENT
+_TOOL_OP = sc.OP_EXECUTE_TOOL
+#: Operations that call a model: counted as LLM calls, their tokens and cost summed.
+LLM_OPS = frozenset({sc.OP_CHAT, sc.OP_TEXT_COMPLETION, sc.OP_GENERATE_CONTENT, sc.OP_EMBEDDINGS})
+GENAI_OPS = LLM_OPS | {_AGENT_OP, _TOOL_OP}
+_IN = sc.GEN_AI_USAGE_INPUT_TOKENS
+_OUT = sc.GEN_AI_USAGE_OUTPUT_TOKENS
+_COST = sc.KAIZEN_COST_USD
+_ERROR = StatusCode.ERROR
+_INF = float("inf")
+
+# Byte estimates, measured with tracemalloc (benchmarks/bench_liveview.py) and rounded up: a kept
+# ReadableSpan with a dozen short attributes, one log record kept as a tuple, one run record.
+SPAN_BYTES = 2_048
+EVENT_BYTES = 512
+RUN_BYTES = 2_048
+#: Log records kept per run (the rest are counted).
+EVENTS_PER_RUN = 200
+#: Open spans tracked at once; beyond this (spans started and never ended) new ones are not tracked.
+MAX_OPEN_SPANS = 100_000
+#: Points of the spend-over-time series (one per second while cost changes).
+SPEND_POINTS = 720
+#: Audit records kept for the tail.
+AUDIT_TAIL = 100
+
+EVENT_BUDGET_EXCEEDED = sc.EVENT_BUDGET_EXCEEDED
+EVENT_BUDGET_REFUSED = sc.EVENT_BUDGET_REFUSED
+
+
+class Run:
+    """One agent run (or a lone GenAI call): its spans, log records and its own roll-ups.
+
+    Roll-ups count the run's own spans; a parent run's totals add its child runs' at read time.
+    """
+
+    __slots__ = (
+        "agent",
+        "agent_id",
+        "budget",
+        "bytes",
+        "children",
+        "cost",
+        "dropped_events",
+        "dropped_spans",
+        "end_ns",
+        "error",
+        "events",
+        "evicted",
+        "id",
+        "input_tokens",
+        "llm_calls",
+        "llm_errors",
+        "name",
+        "operation",
+        "output_tokens",
+        "parent",
+        "refused",
+        "root",
+        "span_count",
+        "span_id",
+        "spans",
+        "start_ns",
+        "status",
+        "tool_calls",
+        "tool_errors",
+        "trace_id",
+    )
+
+    def __init__(self, span: Span, operation: str, attrs: Any, parent: Run | None) -> None:
+        context = span.context
+        self.span_id: int = context.span_id
+        self.trace_id: int = context.trace_id
+        self.id = format(self.span_id, "016x")
+        self.name = span.name
+        self.operation = operation
+        name = span.name
+        prefix = operation + " "
+        self.agent = str(
+            attrs.get(sc.GEN_AI_AGENT_NAME) or (name[len(prefix) :] if name.startswith(prefix) else name)
+        )
+        agent_id = attrs.get(sc.GEN_AI_AGENT_ID)
+        self.agent_id = str(agent_id) if agent_id is not None else None
+        self.start_ns: int = span.start_time or time.time_ns()
+        self.end_ns: int | None = None
+        self.status = "running"
+        self.error: str | None = None
+        self.parent = parent
+        self.children: list[Run] = []
+        self.root: ReadableSpan | None = None
+        self.spans: list[ReadableSpan] = []
+        self.events: list[tuple[Any, ...]] = []
+        self.budget: list[dict[str, Any]] = []
+        self.bytes = RUN_BYTES
+        self.evicted = False
+        self.span_count = self.llm_calls = self.tool_calls = self.tool_errors = self.llm_errors = 0
+        self.input_tokens = self.output_tokens = 0
+        self.cost = 0.0
+        self.refused = 0
+        self.dropped_spans = self.dropped_events = 0
+
+    def subtree(self) -> Iterable[Run]:
+        """This run and every run under it (depth first)."""
+        stack = [self]
+        while stack:
+            run = stack.pop()
+            yield run
+            stack.extend(reversed(run.children))
+
+
+class Totals:
+    """Process-wide counters since the store started; evicting runs does not lower them."""
+
+    __slots__ = (
+        "agent_runs",
+        "budget_crossings",
+        "cost",
+        "input_tokens",
+        "llm_calls",
+        "llm_errors",
+        "output_tokens",
+        "refused",
+        "spans",
+        "tool_calls",
+        "tool_errors",
+    )
+
+    def __init__(self) -> None:
+        self.agent_runs = self.llm_calls = self.llm_errors = self.tool_calls = self.tool_errors = 0
+        self.input_tokens = self.output_tokens = self.spans = self.budget_crossings = self.refused = 0
+        self.cost = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+class LiveStore:
+    """The last ``max_runs`` runs within about ``max_bytes``; thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        max_runs: int = 200,
+        max_bytes: int = 32 * 1024 * 1024,
+        capture_content: bool = False,
+        budgets: dict[str, Any] | None = None,
+    ) -> None:
+        self.max_runs = max_runs
+        self.max_bytes = max_bytes
+        self.run_bytes_cap = max(max_bytes // 4, SPAN_BYTES * 16)
+        self.capture_content = capture_content
+        self.budgets = dict(budgets or {})
+        self.started_ns = time.time_ns()
+        self._lock = threading.Lock()
+        self._runs: OrderedDict[int, Run] = OrderedDict()
+        self._open: dict[int, Run] = {}
+        self._bytes = 0
+        self.totals = Totals()
+        self.evicted_runs = 0
+        self.untracked_spans = 0
+        #: Bumped on every change the page shows: the page's poll returns early while it is unchanged.
+        self.version = 0
+        self._spend: deque[tuple[float, float]] = deque(maxlen=SPEND_POINTS)
+        self._audit: deque[dict[str, Any]] = deque(maxlen=AUDIT_TAIL)
+        self.audit_enabled = False
+        self._verifier: Callable[[], Any] | None = None
+        self._verify_lock = threading.Lock()
+        self.last_verify: dict[str, Any] | None = None
+        self.span_processor = LiveSpanProcessor(self)
+        self.log_processor = LiveLogProcessor(self)
+        self.audit_processor = LiveAuditProcessor(self)
+
+    # ------------------------------------------------------------------------------ feeding
+    def start(self, span: Span) -> None:
+        parent = span.parent
+        run = self._open.get(parent.span_id) if parent is not None else None
+        attrs = span.attributes or {}
+        op = attrs.get(_OP)
+        if op == _AGENT_OP or (run is None and op in GENAI_OPS):
+            if len(self._open) >= MAX_OPEN_SPANS:
+                self.untracked_spans += 1
+                return
+            new = Run(span, str(op), attrs, run)
+            with self._lock:
+                if run is not None and not run.evicted:
+                    run.children.append(new)
+                self._runs[new.span_id] = new
+                self._bytes += new.bytes
+                self._evict()
+                self.version += 1
+            self._open[new.span_id] = new
+        elif run is not None:
+            if len(self._open) >= MAX_OPEN_SPANS:
+                self.untracked_spans += 1
+                return
+            self._open[span.context.span_id] = run
+
+    def end(self, span: ReadableSpan) -> None:
+        span_id = span.context.span_id
+        run = self._open.pop(span_id, None)
+        if run is None:
+            return
+        attrs = span.attributes or {}
+        op = attrs.get(_OP)
+        failed = span.status.status_code is _ERROR
+        size = SPAN_BYTES + _strings_size(attrs)
+        totals = self.totals
+        with self._lock:
+            if not run.evicted:
+                if run.bytes + size <= self.run_bytes_cap:
+                    run.spans.append(span)
+                    run.bytes += size
+                    self._bytes += size
+                else:
+                    run.dropped_spans += 1
+            run.span_count += 1
+            if op is not None and op in GENAI_OPS:
+                totals.spans += 1
+                if op == _TOOL_OP:
+                    run.tool_calls += 1
+                    totals.tool_calls += 1
+                    if failed:
+                        run.tool_errors += 1
+                        totals.tool_errors += 1
+                elif op != _AGENT_OP:
+                    self._count_llm(run, attrs, failed)
+            if span_id == run.span_id:
+                self._finish(run, span, attrs, failed)
+            if not run.evicted:
+                self._evict()
+            self.version += 1
+
+    def _count_llm(self, run: Run, attrs: Any, failed: bool) -> None:
+        totals = self.totals
+        run.llm_calls += 1
+        totals.llm_calls += 1
+        if failed:
+            run.llm_errors += 1
+            totals.llm_errors += 1
+        tokens_in = attrs.get(_IN)
+        if tokens_in.__class__ is int:
+            run.input_tokens += tokens_in
+            totals.input_tokens += tokens_in
+        tokens_out = attrs.get(_OUT)
+        if tokens_out.__class__ is int:
+            run.output_tokens += tokens_out
+            totals.output_tokens += tokens_out
+        cost = attrs.get(_COST)
+        if cost.__class__ in (float, int) and 0 < cost < _INF:
+            run.cost += cost
+            totals.cost += cost
+            now = time.time()
+            spend = self._spend
+            if spend and int(spend[-1][0]) == int(now):
+                spend[-1] = (spend[-1][0], totals.cost)
+            else:
+                spend.append((now, totals.cost))
+
+    def _finish(self, run: Run, span: ReadableSpan, attrs: Any, failed: bool) -> None:
+        run.root = span
+        run.end_ns = span.end_time
+        run.status = "error" if failed else "ok"
+        if failed:
+            run.error = str(attrs.get(sc.ERROR_TYPE) or span.status.description or "error")
+        if run.operation == _AGENT_OP:
+            self.totals.agent_runs += 1
+
+    def _evict(self) -> None:
+        """Drop the oldest runs while over a cap (called with the lock held)."""
+        runs = self._runs
+        while runs and (len(runs) > self.max_runs or self._bytes > self.max_bytes):
+            _, old = runs.popitem(last=False)
+            old.evicted = True
+            self._bytes -= old.bytes
+            old.spans = []
+            old.events = []
+            self.evicted_runs += 1
+
+    def log(self, record: Any) -> None:
+        """A log record correlated with a span of a tracked run joins that run."""
+        run = self._open.get(record.span_id) if record.span_id else None
+        if run is None:
+            return
+        name = record.event_name
+        attrs = record.attributes or {}
+        with self._lock:
+            if name == EVENT_BUDGET_EXCEEDED:
+                run.budget.append({key.rsplit(".", 1)[-1]: value for key, value in attrs.items()})
+                self.totals.budget_crossings += 1
+            elif name == EVENT_BUDGET_REFUSED:
+                run.refused += 1
+                self.totals.refused += 1
+            if run.evicted:
+                return
+            if len(run.events) >= EVENTS_PER_RUN:
+                run.dropped_events += 1
+                return
+            body = record.body
+            if name and name.startswith("gen_ai.") and not self.capture_content:
+                body = None  # GenAI content events carry prompts and completions
+            text = None if body is None else (body if isinstance(body, str) else repr(body))[:2000]
+            run.events.append(
+                (
+                    record.timestamp or record.observed_timestamp or time.time_ns(),
+                    record.severity_text
+                    or (record.severity_number.name if record.severity_number is not None else None),
+                    name,
+                    text,
+                    dict(attrs),
+                    record.span_id,
+                )
+            )
+            size = EVENT_BYTES + (len(text) if text else 0) + _strings_size(attrs)
+            run.bytes += size
+            self._bytes += size
+            self.version += 1
+
+    def audit(self, body: Any, timestamp_ns: int | None) -> None:
+        if not isinstance(body, dict):
+            return
+        entry = {key: body.get(key) for key in ("agent_id", "action", "result", "user_id", "details")}
+        entry["time"] = (timestamp_ns or time.time_ns()) / 1e9
+        with self._lock:
+            self._audit.append(_bounded(entry))
+            self.version += 1
+
+    # ------------------------------------------------------------------------------ audit verify
+    def set_verifier(self, verify: Callable[[], Any] | None) -> None:
+        """The audit trail's ``verify`` (None: no trail); the page runs it on request."""
+        self._verifier = verify
+        self.audit_enabled = verify is not None
+
+    def verify_audit(self) -> dict[str, Any] | None:
+        """Verify the audit trail now (one verification at a time) and remember the result."""
+        verify = self._verifier
+        if verify is None:
+            return None
+        with self._verify_lock:
+            try:
+                report = verify()
+                result = {
+                    "ok": bool(report.ok),
+                    "records": report.records,
+                    "seals": report.seals,
+                    "key_checked": bool(report.key_checked),
+                    "problems": [str(problem) for problem in list(report.problems)[:3]],
+                }
+            except Exception as exc:  # a broken trail is a result to show, not a crash of the page
+                result = {"ok": False, "records": 0, "seals": 0, "key_checked": False, "problems": [str(exc)]}
+            result["time"] = time.time()
+            self.last_verify = result
+            self.version += 1
+            return result
+
+    # ------------------------------------------------------------------------------ reading
+    def snapshot(self) -> tuple[list[Run], list[tuple[float, float]], list[dict[str, Any]]]:
+        """Runs (oldest first), the spend series and the audit tail, copied under the lock."""
+        with self._lock:
+            return list(self._runs.values()), list(self._spend), list(self._audit)
+
+    def get(self, run_id: str) -> Run | None:
+        try:
+            key = int(run_id, 16)
+        except ValueError:
+            return None
+        with self._lock:
+            return self._runs.get(key)
+
+    def spans_of(self, run: Run) -> tuple[list[ReadableSpan], list[tuple[Any, ...]], list[Run]]:
+        """Spans and log records of ``run`` and its child runs, and the runs still open there."""
+        spans: list[ReadableSpan] = []
+        events: list[tuple[Any, ...]] = []
+        open_runs: list[Run] = []
+        with self._lock:
+            for member in run.subtree():
+                spans.extend(member.spans)
+                events.extend(member.events)
+                if member.root is None:
+                    open_runs.append(member)
+        return spans, events, open_runs
+
+    @property
+    def bytes(self) -> int:
+        """The estimated size of what is kept."""
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+
+def _strings_size(attrs: Any) -> int:
+    """Bytes of the string values of ``attrs`` (the part of a span's size that varies)."""
+    size = 0
+    for value in attrs.values():
+        if value.__class__ is str:
+            size += len(value)
+        elif value.__class__ is tuple:
+            size += 16 * len(value)
+    return size
+
+
+def _bounded(entry: dict[str, Any]) -> dict[str, Any]:
+    """An audit entry with long text cut, so the tail stays small whatever the details hold."""
+    details = entry.get("details")
+    if isinstance(details, dict):
+        text = repr(details)
+        if len(text) > 1000:
+            entry["details"] = {"(cut)": text[:1000]}
+    return entry
+
+
+class LiveSpanProcessor(SpanProcessor):
+    """Feeds the store with spans; it runs after redaction, so it keeps redacted values."""
+
+    def __init__(self, store: LiveStore) -> None:
+        self._start = store.start
+        self._end = store.end
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        try:
+            self._start(span)
+        except Exception:  # the live view must never break the host's tracing
+            pass
+
+    def on_end(self, span: ReadableSpan) -> None:
+        try:
+            self._end(span)
+        except Exception:
+            pass
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+class LiveLogProcessor(LogRecordProcessor):
+    """Adds log records correlated with a tracked run to that run (budget crossings among them)."""
+
+    def __init__(self, store: LiveStore) -> None:
+        self._log = store.log
+
+    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
+        try:
+            self._log(log_record.log_record)
+        except Exception:
+            pass
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+class LiveAuditProcessor(LogRecordProcessor):
+    """Keeps the tail of the audit trail; added after the durable processor, so it sees only
+    records that were stored."""
+
+    def __init__(self, store: LiveStore) -> None:
+        self._audit = store.audit
+
+    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
+        try:
+            record = log_record.log_record
+            self._audit(record.body, record.timestamp)
+        except Exception:
+            pass
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
