@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The live view (printed address, /ui/) stays up DEMO_HOLD seconds after the run; Ctrl-C ends it.
+DEMO_HOLD ?= 120
 demo: $(STAMP)
-	$(VENV)/bin/kaizen-otel demo
+	$(PY) -m kaizen_otel.demo --hold $(DEMO_HOLD)
 
 test: $(STAMP)
 	$(PY) -m tests.testbed.install

@@ -157,6 +157,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=2.0,
         help="seconds to keep /metrics up after the run, for a scrape; Ctrl-C ends it early (default 2)",
     )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="supervisor runs, one after the other (default 1)"
+    )
+    parser.add_argument("--pause", type=float, default=2.0, help="seconds between rounds (default 2)")
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -166,6 +170,10 @@ def _check(args: argparse.Namespace) -> None:
         raise KaizenConfigError("--iterations", args.iterations, "an integer >= 1")
     if args.hold < 0:
         raise KaizenConfigError("--hold", args.hold, "a number >= 0")
+    if args.rounds < 1:
+        raise KaizenConfigError("--rounds", args.rounds, "an integer >= 1")
+    if args.pause < 0:
+        raise KaizenConfigError("--pause", args.pause, "a number >= 0")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -199,10 +207,16 @@ def run(args: argparse.Namespace) -> int:
         return 2
     hook = genai.AuditHook(events=[genai.HookEvent.POST_TOOL_USE, genai.HookEvent.POST_AGENT_LOOP])
     genai.get_hook_manager().register_hook(hook)
+    if obs.live_view_url:
+        print(f"  live view: {obs.live_view_url}", file=sys.stderr, flush=True)
     try:
-        outcomes = _run_agents(args)
+        outcomes: dict[str, str] = {}
+        for round_ in range(args.rounds):
+            if round_:
+                time.sleep(args.pause)
+            outcomes = _run_agents(args, round_)
         if args.hold and obs.metrics_url:
-            _hold(obs.metrics_url, args.hold)
+            _hold(obs.live_view_url or obs.metrics_url, args.hold)
         summary = genai.usage_summary()
     finally:
         genai.get_hook_manager().unregister(hook)
@@ -216,9 +230,9 @@ def run(args: argparse.Namespace) -> int:
     return 0 if report is None or report.ok else 1
 
 
-def _hold(metrics_url: str, seconds: float) -> None:
-    """Keep ``/metrics`` up for a scrape; SIGINT (Ctrl-C) or SIGTERM ends the wait, not the demo."""
-    print(f"  keeping {metrics_url} up for {seconds:g} s (Ctrl-C to go on)", file=sys.stderr, flush=True)
+def _hold(url: str, seconds: float) -> None:
+    """Keep ``/metrics`` and the live view up; SIGINT (Ctrl-C) or SIGTERM ends the wait, not the demo."""
+    print(f"  keeping {url} up for {seconds:g} s (Ctrl-C to go on)", file=sys.stderr, flush=True)
     stop = threading.Event()
     previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
@@ -237,6 +251,7 @@ class _Where:
     """Where the signals went, read before shutdown closes the server."""
 
     metrics_url: str | None
+    live_view_url: str | None
     metrics_exporter: tuple[str, ...]
     traces_exporter: tuple[str, ...]
     logs_exporter: tuple[str, ...]
@@ -246,24 +261,26 @@ class _Where:
         settings = obs.settings
         return cls(
             obs.metrics_url,
+            obs.live_view_url,
             tuple(settings.metrics_exporter),
             tuple(settings.traces_exporter),
             tuple(settings.logs_exporter),
         )
 
 
-def _run_agents(args: argparse.Namespace) -> dict[str, str]:
+def _run_agents(args: argparse.Namespace, round_: int = 0) -> dict[str, str]:
     specs = AGENTS[: args.agents]
+    seed = args.seed + round_
     progress = _Progress(args.iterations * len(specs), sys.stderr)
     outcomes: dict[str, str] = {}
     print(
-        f"kaizen_otel demo: {len(specs)} agents x {args.iterations} iterations, seed {args.seed}",
+        f"kaizen_otel demo: {len(specs)} agents x {args.iterations} iterations, seed {seed}",
         file=sys.stderr,
     )
-    with genai.agent_run("supervisor", agent_id="supervisor-0", conversation_id=f"demo-{args.seed}"):
+    with genai.agent_run("supervisor", agent_id=f"supervisor-{round_}", conversation_id=f"demo-{seed}"):
 
         def work(spec: AgentSpec, index: int) -> None:
-            outcomes[spec.name] = _worker(spec, index, args.iterations, args.seed, progress)
+            outcomes[spec.name] = _worker(spec, index, args.iterations, seed, progress)
 
         threads = [
             threading.Thread(target=genai.bind_context(work), args=(spec, i), name=f"agent-{spec.name}")
@@ -296,6 +313,8 @@ def _print_summary(
     )
     out.write(f"  logs     exporters: {', '.join(where.logs_exporter)} (console = JSON lines on stderr)\n")
     out.write(f"  audit    {audit_path}\n")
+    if where.live_view_url:
+        out.write(f"  live     {where.live_view_url} (runs, span trees, cost; up while the demo ran)\n")
     out.write("\nsummary\n")
     out.write(f"  agents         {', '.join(f'{k}: {v}' for k, v in sorted(outcomes.items()))}\n")
     out.write(

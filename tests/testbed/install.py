@@ -6,7 +6,9 @@ under a second when everything is there, for:
 - Debian's ``prometheus`` (brings ``promtool``) and ``prometheus-alertmanager`` (brings ``amtool``),
 - Debian's ``libpython3.11``, which the ``rotel-agent`` binary links against and whose standard
   library its Python processors run on,
-- the ``rotel`` wheel from PyPI in the interpreter running this script (``sys.executable``).
+- the ``rotel`` wheel from PyPI in the interpreter running this script (``sys.executable``),
+- Debian's ``chromium`` and ``chromium-driver``, which the live view's browser tests drive through
+  ``selenium`` (nothing downloads a browser build).
 
 What is missing is installed with ``apt-get`` (as root, after one ``apt-get update``) and ``pip``.
 A machine where that cannot happen still gets a test run: the fixtures skip the tests that need the
@@ -73,6 +75,8 @@ _CHECKS = {
     "prometheus-alertmanager": lambda: _has_binaries("prometheus-alertmanager", "amtool"),
     "libpython3.11": has_libpython,
     "rotel": lambda: rotel_agent_path() is not None,
+    "chromium": lambda: _has_binaries("chromium"),
+    "chromium-driver": lambda: _has_binaries("chromedriver"),
 }
 
 REQUIREMENTS = (
@@ -80,6 +84,8 @@ REQUIREMENTS = (
     Requirement("prometheus-alertmanager", "apt", "prometheus-alertmanager"),
     Requirement("libpython3.11", "apt", "libpython3.11"),
     Requirement("rotel", "pip", ROTEL_REQUIREMENT),
+    Requirement("chromium", "apt", "chromium"),
+    Requirement("chromium-driver", "apt", "chromium-driver"),
 )
 
 
@@ -128,7 +134,7 @@ def in_ci(environ: dict[str, str] | None = None) -> bool:
 def main() -> int:
     wanted = missing()
     if not wanted:
-        print("testbed: prometheus, alertmanager, rotel and libpython3.11 are installed")
+        print("testbed: prometheus, alertmanager, rotel, libpython3.11 and chromium are installed")
         return 0
     print("testbed: installing " + ", ".join(requirement.name for requirement in wanted), flush=True)
     install(wanted)

@@ -1,0 +1,226 @@
+"""The live page in a real browser (Debian's Chromium through selenium), against a running demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import kaizen_otel
+from kaizen_otel.genai import agent_run, tool_call
+
+pytestmark = pytest.mark.integration
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _wait(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+class Demo:
+    """``python -m kaizen_otel.demo`` in a subprocess; its stderr read line by line."""
+
+    def __init__(self, tmp_path: Path, *args: str) -> None:
+        env = {**os.environ, "KAIZEN_OTEL_LOGS_EXPORTER": "none"}
+        env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "kaizen_otel.demo",
+                "--port",
+                "0",
+                "--audit-path",
+                str(tmp_path / "a.jsonl"),
+                *args,
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self._lines.put(line)
+
+    def live_view_url(self) -> str:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                line = self._lines.get(timeout=1)
+            except queue.Empty:
+                continue
+            match = re.search(r"live view: (http://\S+)", line)
+            if match:
+                return match.group(1)
+        raise AssertionError("the demo did not print the live view's address")
+
+    def summary(self) -> str:
+        out, _ = self.process.communicate(timeout=120)
+        assert self.process.returncode == 0, out
+        return out
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[Callable[..., Demo]]:
+    started: list[Demo] = []
+
+    def start(*args: str) -> Demo:
+        started.append(Demo(tmp_path, *args))
+        return started[-1]
+
+    yield start
+    for one in started:
+        one.stop()
+
+
+def _rows(browser: Any) -> list[Any]:
+    return browser.find_elements("css selector", "#runs tbody tr")
+
+
+def _summary_numbers(text: str) -> dict[str, float]:
+    spans = re.search(r"spans\s+(\d+) \((\d+) agent runs, (\d+) LLM calls, (\d+) tool calls\)", text)
+    tokens = re.search(r"tokens\s+(\d+) input, (\d+) output", text)
+    cost = re.search(r"cost\s+\$([0-9.]+)", text)
+    budget = re.search(r"budget\s+(\d+) crossed", text)
+    assert spans and tokens and cost and budget, text
+    return {
+        "agent_runs": int(spans.group(2)),
+        "llm_calls": int(spans.group(3)),
+        "tool_calls": int(spans.group(4)),
+        "input_tokens": int(tokens.group(1)),
+        "output_tokens": int(tokens.group(2)),
+        "cost": float(cost.group(1)),
+        "budget_crossings": int(budget.group(1)),
+    }
+
+
+def _page_totals(browser: Any) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for node in browser.find_elements("css selector", "[data-total]"):
+        text = node.text.replace(",", "").replace("$", "")
+        totals[node.get_attribute("data-total")] = float(text)
+    return totals
+
+
+def test_the_page_follows_a_running_demo_and_its_totals_equal_the_demo_summary(
+    browser: Any, demo: Callable[..., Demo], artifacts: Path
+) -> None:
+    running = demo("--iterations", "10", "--rounds", "2", "--pause", "4", "--hold", "4")
+    url = running.live_view_url()
+    browser.get(url)
+    # Round one: the supervisor and its three workers, each listed under the supervisor.
+    _wait(
+        "the first round's four runs",
+        lambda: (
+            len(_rows(browser)) >= 4
+            and all(row.get_attribute("data-status") != "running" for row in _rows(browser)[:4])
+        ),
+    )
+    browser.execute_script("window.__sameDocument = true;")
+    first = _rows(browser)[:4]
+    assert [row.get_attribute("data-depth") for row in first] == ["0", "1", "1", "1"]
+    assert first[0].find_element("css selector", ".agent").text == "supervisor"
+
+    # Open the supervisor: its tree nests the workers, and each worker its model and tool calls.
+    first[0].click()
+    run_id = first[0].get_attribute("data-id")
+    _wait("the span tree", lambda: browser.find_elements("css selector", "#tree .span-row"))
+    detail = json.load(urllib.request.urlopen(url.replace("/ui/", f"/api/runs/{run_id}"), timeout=10))
+    run = detail["run"]
+    tree = [
+        (int(row.get_attribute("data-depth")), row.get_attribute("data-operation"), row.text.split("\n")[0])
+        for row in browser.find_elements("css selector", "#tree .span-row")
+    ]
+    assert tree[0] == (0, "invoke_agent", "invoke_agent supervisor")
+    assert sorted(name for depth, op, name in tree if depth == 1) == [
+        "invoke_agent coder",
+        "invoke_agent planner",
+        "invoke_agent researcher",
+    ]
+    assert {op for depth, op, _ in tree if depth == 2} == {"chat", "execute_tool"}
+    assert sum(op == "chat" for _, op, _ in tree) == run["llm_calls"]
+    assert sum(op == "execute_tool" for _, op, _ in tree) == run["tool_calls"]
+    assert len(tree) == 4 + run["llm_calls"] + run["tool_calls"] == run["spans"]
+    worker_rows = [i for i, (depth, _, _) in enumerate(tree) if depth == 1]
+    for start, end in zip(worker_rows, [*worker_rows[1:], len(tree)], strict=True):
+        assert all(depth == 2 for depth, _, _ in tree[start + 1 : end])  # calls sit under their worker
+
+    # Round two arrives in the same document: no reload.
+    _wait("the second round's runs", lambda: len(_rows(browser)) >= 8, timeout=60)
+    assert browser.execute_script("return window.__sameDocument === true;")
+    assert [row.find_element("css selector", ".agent").text for row in _rows(browser)][::4] == [
+        "supervisor",
+        "supervisor",
+    ]
+
+    # A failed tool call shows its error on the span and in the waterfall.
+    error_rows = browser.find_elements("css selector", "#tree .span-row.error")
+    assert error_rows, "the demo's fetch_url fails now and then"
+    error_rows[0].click()
+    _wait("the span's attributes", lambda: browser.find_element("css selector", "#span-info").is_displayed())
+    attributes = browser.find_element("css selector", "#span-attributes").text
+    assert "error.type" in attributes and "gen_ai.tool.name" in attributes
+
+    browser.save_screenshot(str(artifacts / "liveview-demo.png"))
+    summary = _summary_numbers(running.summary())
+    totals = _page_totals(browser)  # what the page showed last, before the demo's server went away
+    assert {key: totals[key] for key in summary if key != "cost"} == {
+        key: value for key, value in summary.items() if key != "cost"
+    }
+    assert abs(totals["cost"] - summary["cost"]) < 0.00006
+
+
+def test_values_from_telemetry_are_text_redacted_values_are_marked_and_content_stays_hidden(
+    browser: Any, clean_env: pytest.MonkeyPatch, artifacts: Path
+) -> None:
+    obs = kaizen_otel.configure(service_name="browser-test", prometheus_port=0, logs_exporter="none")
+    with agent_run("intruder"), tool_call("render") as call:
+        call.set_attribute("page.html", '<img src=x onerror="window.__pwned = 1">')
+        call.set_attribute("db.password", "correct-horse-battery-staple")
+        call.set_attribute("gen_ai.tool.call.result", "the patient's diagnosis")
+    browser.get(obs.live_view_url)
+    row = _wait("the run", lambda: _rows(browser))[0]
+    row.click()
+    tool = _wait(
+        "the tool span",
+        lambda: [r for r in browser.find_elements("css selector", "#tree .span-row") if "render" in r.text],
+    )[0]
+    tool.click()
+    table = _wait("the attributes", lambda: browser.find_element("css selector", "#span-attributes").text)
+    assert '<img src=x onerror="window.__pwned = 1">' in table
+    assert browser.execute_script("return window.__pwned === undefined;")
+    assert browser.find_elements("css selector", "#span-attributes .redacted")
+    assert "correct-horse" not in browser.page_source
+    assert "diagnosis" not in browser.page_source
+    assert "not captured" in table
+    browser.save_screenshot(str(artifacts / "liveview-redaction.png"))
