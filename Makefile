@@ -17,7 +17,7 @@ install: $(STAMP)
 # The live view (printed address, /ui/) stays up DEMO_HOLD seconds after the run; Ctrl-C ends it.
 DEMO_HOLD ?= 120
 demo: $(STAMP)
-	$(PY) -m kaizen_otel.demo --hold $(DEMO_HOLD)
+	$(VENV)/bin/kaizen-otel demo --hold $(DEMO_HOLD)
 
 test: $(STAMP)
 	$(PY) -m tests.testbed.install
