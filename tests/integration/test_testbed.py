@@ -232,7 +232,8 @@ def test_installer_fails_under_ci_when_a_server_cannot_be_installed(tmp_path: Pa
 
     assert result.returncode == 1
     assert (
-        "could not install prometheus, prometheus-alertmanager; CI=true needs every server" in result.stderr
+        "could not install prometheus, prometheus-alertmanager, chromium, chromium-driver; "
+        "CI=true needs every server" in result.stderr
     )
 
 
