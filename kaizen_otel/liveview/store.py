@@ -466,7 +466,17 @@ class LiveSpanProcessor(SpanProcessor):
         return True
 
 
-class LiveLogProcessor(LogRecordProcessor):
+class _MemoryLogProcessor(LogRecordProcessor):
+    """A log processor that only keeps records in memory: nothing to flush or close."""
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+class LiveLogProcessor(_MemoryLogProcessor):
     """Adds log records correlated with a tracked run to that run (budget crossings among them)."""
 
     def __init__(self, store: LiveStore) -> None:
@@ -478,14 +488,8 @@ class LiveLogProcessor(LogRecordProcessor):
         except Exception:
             pass
 
-    def shutdown(self) -> None:
-        pass
 
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
-
-
-class LiveAuditProcessor(LogRecordProcessor):
+class LiveAuditProcessor(_MemoryLogProcessor):
     """Keeps the tail of the audit trail; added after the durable processor, so it sees only
     records that were stored."""
 
@@ -498,9 +502,3 @@ class LiveAuditProcessor(LogRecordProcessor):
             self._audit(record.body, record.timestamp)
         except Exception:
             pass
-
-    def shutdown(self) -> None:
-        pass
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
