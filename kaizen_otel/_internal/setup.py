@@ -313,8 +313,7 @@ def _serve_live_view(handle: Observability, pipeline: Pipeline) -> None:
         )
     )
     if store is not None and handle.audit is not None:
-        handle.audit.logger_provider.add_log_record_processor(store.audit_processor)
-        store.set_verifier(handle.audit.verify)
+        store.set_audit(handle.audit.path, handle.audit.verify)
 
 
 def _install_globals(pipeline: Pipeline) -> None:

@@ -22,10 +22,10 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind
 
 from kaizen_otel.genai import semconv as sc
-from kaizen_otel.liveview.store import LiveStore, Run
+from kaizen_otel.liveview.store import LiveStore, Run, SpanRecord
 
 __all__ = ["CONTENT_KEYS", "LiveApp", "Reply", "is_loopback"]
 
@@ -140,13 +140,13 @@ class LiveApp:
         version = store.version
         if since is not None and since == version:
             return {"version": version, "unchanged": True}
-        runs, spend, _ = store.snapshot()
+        runs, spend = store.snapshot()
         now = time.time_ns()
         return {
             "version": version,
             "service": self.service_name,
             "now": now / 1e6,
-            "totals": store.totals.as_dict(),
+            "totals": store.totals(),
             "budgets": store.budgets,
             "spend": [[round(t * 1e3), usd] for t, usd in spend],
             "store": {
@@ -171,7 +171,10 @@ class LiveApp:
         origin = run.start_ns
         nodes = [_span(span, origin, store.capture_content) for span in spans]
         nodes += [_open_span(member, origin, now) for member in open_runs]
-        _log_events = [_event(event, origin, store.capture_content) for event in sorted(events)]
+        _log_events = [
+            _event(event, origin, store.capture_content)
+            for event in sorted(events, key=lambda event: event[0] or 0)
+        ]
         return {
             "version": store.version,
             "run": _summary(run, now),
@@ -182,8 +185,7 @@ class LiveApp:
     def audit(self) -> dict[str, Any]:
         store = self.store
         assert store is not None
-        _, _, tail = store.snapshot()
-        return {"enabled": store.audit_enabled, "records": tail[::-1], "verify": store.last_verify}
+        return {"enabled": store.audit_enabled, "records": store.audit_tail(), "verify": store.last_verify}
 
     def _verify(self) -> dict[str, Any]:
         store = self.store
@@ -307,32 +309,32 @@ def _attributes(attrs: Any, capture: bool) -> dict[str, Any]:
     return {key: _shown(key, value, capture) for key, value in (attrs or {}).items()}
 
 
-def _span(span: ReadableSpan, origin_ns: int, capture: bool) -> dict[str, Any]:
-    attrs = span.attributes or {}
-    start = span.start_time or origin_ns
-    end = span.end_time or start
-    parent = span.parent
-    status = span.status
-    failed = status.status_code.name == "ERROR"
+_KINDS = {kind.value: kind.name for kind in SpanKind}
+
+
+def _span(record: SpanRecord, origin_ns: int, capture: bool) -> dict[str, Any]:
+    span_id, parent_id, name, kind, start, end, failed, description, attrs, events = record
+    start = start or origin_ns
+    end = end or start
     return {
-        "id": format(span.context.span_id, "016x"),
-        "parent": format(parent.span_id, "016x") if parent is not None else None,
-        "name": span.name,
+        "id": format(span_id, "016x"),
+        "parent": format(parent_id, "016x") if parent_id else None,
+        "name": name,
         "operation": attrs.get(sc.GEN_AI_OPERATION_NAME),
-        "kind": span.kind.name,
+        "kind": _KINDS.get(kind, str(kind)),
         "start_ms": (start - origin_ns) / 1e6,
         "duration_ms": (end - start) / 1e6,
         "status": "error" if failed else "ok",
-        "error": (str(attrs.get(sc.ERROR_TYPE) or status.description or "error")) if failed else None,
+        "error": (str(attrs.get(sc.ERROR_TYPE) or description or "error")) if failed else None,
         "running": False,
         "attributes": _attributes(attrs, capture),
         "events": [
             {
-                "name": event.name,
-                "offset_ms": (event.timestamp - origin_ns) / 1e6,
-                "attributes": _attributes(event.attributes, capture),
+                "name": event_name,
+                "offset_ms": (timestamp - origin_ns) / 1e6,
+                "attributes": _attributes(event_attrs, capture),
             }
-            for event in span.events
+            for event_name, timestamp, event_attrs in events
         ],
     }
 
@@ -358,11 +360,14 @@ def _open_span(run: Run, origin_ns: int, now_ns: int) -> dict[str, Any]:
 
 def _event(event: tuple[Any, ...], origin_ns: int, capture: bool) -> dict[str, Any]:
     timestamp, severity, name, body, attrs, span_id = event
+    if body is not None and name and name.startswith("gen_ai.") and not capture:
+        body = NOT_CAPTURED  # GenAI content events carry prompts and completions
+    text = None if body is None else (body if isinstance(body, str) else json.dumps(body, default=str))
     return {
-        "offset_ms": (timestamp - origin_ns) / 1e6,
-        "severity": severity,
+        "offset_ms": ((timestamp or origin_ns) - origin_ns) / 1e6,
+        "severity": severity if severity is None or isinstance(severity, str) else severity.name,
         "event_name": name,
-        "body": body,
+        "body": text if text is None or len(text) <= MAX_VALUE else text[:MAX_VALUE] + "…",
         "span": format(span_id, "016x") if span_id else None,
         "attributes": _attributes(attrs, capture),
     }

@@ -27,7 +27,7 @@ from opentelemetry.trace import StatusCode
 
 from kaizen_otel.genai import semconv as sc
 
-__all__ = ["LiveStore", "Run"]
+__all__ = ["LiveStore", "Run", "SpanRecord"]
 
 _OP = sc.GEN_AI_OPERATION_NAME
 _AGENT_OP = sc.OP_INVOKE_AGENT
@@ -41,22 +41,31 @@ _COST = sc.KAIZEN_COST_USD
 _ERROR = StatusCode.ERROR
 _INF = float("inf")
 
-# Byte estimates, measured with tracemalloc (benchmarks/bench_liveview.py) and rounded up: a kept
-# ReadableSpan with a dozen short attributes, one log record kept as a tuple, one run record.
-SPAN_BYTES = 2_048
+# Byte estimates, set about twice what tracemalloc measures (benchmarks/bench_liveview.py: ~3.1 KB
+# for a run with 4 spans and a log record): a kept span record with a dozen short attributes (its
+# string values are added), a log record, a run.
+SPAN_BYTES = 1_024
 EVENT_BYTES = 512
-RUN_BYTES = 2_048
+RUN_BYTES = 1_536
 #: Log records kept per run (the rest are counted).
 EVENTS_PER_RUN = 200
 #: Open spans tracked at once; beyond this (spans started and never ended) new ones are not tracked.
 MAX_OPEN_SPANS = 100_000
 #: Points of the spend-over-time series (one per second while cost changes).
 SPEND_POINTS = 720
-#: Audit records kept for the tail.
-AUDIT_TAIL = 100
+#: Audit records the page shows (read from the end of the trail's file on request).
+AUDIT_TAIL = 50
 
 EVENT_BUDGET_EXCEEDED = sc.EVENT_BUDGET_EXCEEDED
 EVENT_BUDGET_REFUSED = sc.EVENT_BUDGET_REFUSED
+_BUDGET_EVENTS = "kaizen.budget."
+
+
+#: A kept span: ``(span_id, parent_id, name, kind, start_ns, end_ns, failed, description,
+#: attributes, events)``, with ``events`` as ``((name, timestamp_ns, attributes), ...)``. Plain
+#: tuples and dicts of atomic values, which the garbage collector stops tracking, instead of the
+#: SDK's ``ReadableSpan`` objects: kept spans then cost full collections next to nothing.
+SpanRecord = tuple[Any, ...]
 
 
 class Run:
@@ -118,8 +127,9 @@ class Run:
         self.error: str | None = None
         self.parent = parent
         self.children: list[Run] = []
-        self.root: ReadableSpan | None = None
-        self.spans: list[ReadableSpan] = []
+        #: Set when the run's own span ended (then its status and end time are known).
+        self.root: SpanRecord | None = None
+        self.spans: list[SpanRecord] = []
         self.events: list[tuple[Any, ...]] = []
         self.budget: list[dict[str, Any]] = []
         self.bytes = RUN_BYTES
@@ -140,7 +150,7 @@ class Run:
 
 
 class Totals:
-    """Process-wide counters since the store started; evicting runs does not lower them."""
+    """Counters summed over runs: those still kept are added on read, dropped ones when dropped."""
 
     __slots__ = (
         "agent_runs",
@@ -160,6 +170,25 @@ class Totals:
         self.agent_runs = self.llm_calls = self.llm_errors = self.tool_calls = self.tool_errors = 0
         self.input_tokens = self.output_tokens = self.spans = self.budget_crossings = self.refused = 0
         self.cost = 0.0
+
+    def add(self, run: Run) -> None:
+        """Count one run's own spans (its child runs are runs of their own)."""
+        if run.operation == _AGENT_OP and run.root is not None:
+            self.agent_runs += 1
+        self.llm_calls += run.llm_calls
+        self.llm_errors += run.llm_errors
+        self.tool_calls += run.tool_calls
+        self.tool_errors += run.tool_errors
+        self.spans += run.llm_calls + run.tool_calls + (1 if run.operation == _AGENT_OP and run.root else 0)
+        self.input_tokens += run.input_tokens
+        self.output_tokens += run.output_tokens
+        self.cost += run.cost
+        self.budget_crossings += len(run.budget)
+        self.refused += run.refused
+
+    def merge(self, other: Totals) -> None:
+        for name in self.__slots__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -186,118 +215,134 @@ class LiveStore:
         self._runs: OrderedDict[int, Run] = OrderedDict()
         self._open: dict[int, Run] = {}
         self._bytes = 0
-        self.totals = Totals()
+        self._retired = Totals()
+        self._evicted_open: set[Run] = set()
+        self._spent = 0.0
         self.evicted_runs = 0
         self.untracked_spans = 0
         #: Bumped on every change the page shows: the page's poll returns early while it is unchanged.
         self.version = 0
         self._spend: deque[tuple[float, float]] = deque(maxlen=SPEND_POINTS)
-        self._audit: deque[dict[str, Any]] = deque(maxlen=AUDIT_TAIL)
+        self.audit_path: str | None = None
         self.audit_enabled = False
         self._verifier: Callable[[], Any] | None = None
         self._verify_lock = threading.Lock()
         self.last_verify: dict[str, Any] | None = None
         self.span_processor = LiveSpanProcessor(self)
         self.log_processor = LiveLogProcessor(self)
-        self.audit_processor = LiveAuditProcessor(self)
 
     # ------------------------------------------------------------------------------ feeding
+    # The hot path: these run inside every span start/end and log emit of the host. They read the
+    # SDK's span fields directly (``_parent``, ``_attributes``, ...; the public properties build a
+    # mapping proxy per call) and keep per-run counters only: process totals are summed on read.
     def start(self, span: Span) -> None:
-        parent = span.parent
+        parent = span._parent
         run = self._open.get(parent.span_id) if parent is not None else None
-        attrs = span.attributes or {}
+        attrs = _plain(span._attributes)
         op = attrs.get(_OP)
         if op == _AGENT_OP or (run is None and op in GENAI_OPS):
-            if len(self._open) >= MAX_OPEN_SPANS:
-                self.untracked_spans += 1
-                return
-            new = Run(span, str(op), attrs, run)
-            with self._lock:
-                if run is not None and not run.evicted:
-                    run.children.append(new)
-                self._runs[new.span_id] = new
-                self._bytes += new.bytes
-                self._evict()
-                self.version += 1
-            self._open[new.span_id] = new
+            self._start_run(span, str(op), attrs, run)
         elif run is not None:
             if len(self._open) >= MAX_OPEN_SPANS:
                 self.untracked_spans += 1
                 return
-            self._open[span.context.span_id] = run
+            self._open[span._context.span_id] = run  # type: ignore[union-attr]
+
+    def _start_run(self, span: Span, op: str, attrs: Any, parent: Run | None) -> None:
+        if len(self._open) >= MAX_OPEN_SPANS:
+            self.untracked_spans += 1
+            return
+        new = Run(span, op, attrs, parent)
+        with self._lock:
+            if parent is not None and not parent.evicted:
+                parent.children.append(new)
+            self._runs[new.span_id] = new
+            self._bytes += new.bytes
+            self._evict()
+            self.version += 1
+        self._open[new.span_id] = new
 
     def end(self, span: ReadableSpan) -> None:
-        span_id = span.context.span_id
+        span_id = span._context.span_id  # type: ignore[union-attr]
         run = self._open.pop(span_id, None)
         if run is None:
             return
-        attrs = span.attributes or {}
+        attrs = _plain(span._attributes)
         op = attrs.get(_OP)
-        failed = span.status.status_code is _ERROR
-        size = SPAN_BYTES + _strings_size(attrs)
-        totals = self.totals
+        status = span._status
+        failed = status.status_code is _ERROR
+        parent = span._parent
+        record = (
+            span_id,
+            parent.span_id if parent is not None else 0,
+            span._name,
+            span._kind.value,
+            span._start_time,
+            span._end_time,
+            failed,
+            status.description,
+            attrs,
+            tuple((event.name, event.timestamp, _plain(event.attributes)) for event in span._events)
+            if span._events
+            else (),
+        )
         with self._lock:
-            if not run.evicted:
-                if run.bytes + size <= self.run_bytes_cap:
-                    run.spans.append(span)
-                    run.bytes += size
-                    self._bytes += size
-                else:
-                    run.dropped_spans += 1
+            if run.bytes < self.run_bytes_cap and not run.evicted:
+                size = SPAN_BYTES
+                for value in attrs.values():
+                    if value.__class__ is str:
+                        size += len(value)
+                run.spans.append(record)
+                run.bytes += size
+                self._bytes += size
+            else:
+                run.dropped_spans += 1
             run.span_count += 1
-            if op is not None and op in GENAI_OPS:
-                totals.spans += 1
+            if op is not None:
                 if op == _TOOL_OP:
                     run.tool_calls += 1
-                    totals.tool_calls += 1
                     if failed:
                         run.tool_errors += 1
-                        totals.tool_errors += 1
-                elif op != _AGENT_OP:
+                elif op in LLM_OPS:
                     self._count_llm(run, attrs, failed)
             if span_id == run.span_id:
-                self._finish(run, span, attrs, failed)
-            if not run.evicted:
-                self._evict()
+                self._finish(run, record, failed)
+                if run.evicted:
+                    self._evicted_open.discard(run)
+                    self._retired.add(run)
             self.version += 1
 
     def _count_llm(self, run: Run, attrs: Any, failed: bool) -> None:
-        totals = self.totals
         run.llm_calls += 1
-        totals.llm_calls += 1
         if failed:
             run.llm_errors += 1
-            totals.llm_errors += 1
         tokens_in = attrs.get(_IN)
         if tokens_in.__class__ is int:
             run.input_tokens += tokens_in
-            totals.input_tokens += tokens_in
         tokens_out = attrs.get(_OUT)
         if tokens_out.__class__ is int:
             run.output_tokens += tokens_out
-            totals.output_tokens += tokens_out
         cost = attrs.get(_COST)
         if cost.__class__ in (float, int) and 0 < cost < _INF:
             run.cost += cost
-            totals.cost += cost
+            self._spent += cost
             now = time.time()
             spend = self._spend
             if spend and int(spend[-1][0]) == int(now):
-                spend[-1] = (spend[-1][0], totals.cost)
+                spend[-1] = (spend[-1][0], self._spent)
             else:
-                spend.append((now, totals.cost))
+                spend.append((now, self._spent))
 
-    def _finish(self, run: Run, span: ReadableSpan, attrs: Any, failed: bool) -> None:
-        run.root = span
-        run.end_ns = span.end_time
+    def _finish(self, run: Run, record: SpanRecord, failed: bool) -> None:
+        run.root = record
+        run.end_ns = record[5]
         run.status = "error" if failed else "ok"
         if failed:
-            run.error = str(attrs.get(sc.ERROR_TYPE) or span.status.description or "error")
-        if run.operation == _AGENT_OP:
-            self.totals.agent_runs += 1
+            run.error = str(record[8].get(sc.ERROR_TYPE) or record[7] or "error")
+        self._evict()
 
     def _evict(self) -> None:
-        """Drop the oldest runs while over a cap (called with the lock held)."""
+        """Drop the oldest runs while over a cap (called with the lock held); totals keep them."""
         runs = self._runs
         while runs and (len(runs) > self.max_runs or self._bytes > self.max_bytes):
             _, old = runs.popitem(last=False)
@@ -305,61 +350,87 @@ class LiveStore:
             self._bytes -= old.bytes
             old.spans = []
             old.events = []
+            if old.root is None:  # still running: counted when it ends
+                self._evicted_open.add(old)
+            else:
+                self._retired.add(old)
             self.evicted_runs += 1
 
     def log(self, record: Any) -> None:
-        """A log record correlated with a span of a tracked run joins that run."""
-        run = self._open.get(record.span_id) if record.span_id else None
+        """A log record correlated with a span of a tracked run joins that run (kept as it came)."""
+        span_id = record.span_id
+        run = self._open.get(span_id)
         if run is None:
             return
         name = record.event_name
-        attrs = record.attributes or {}
+        if name is not None and name.startswith(_BUDGET_EVENTS):
+            self._budget_event(run, name, record.attributes)
+        body = record.body
+        size = EVENT_BYTES + len(body) if body.__class__ is str else EVENT_BYTES * 2
         with self._lock:
-            if name == EVENT_BUDGET_EXCEEDED:
-                run.budget.append({key.rsplit(".", 1)[-1]: value for key, value in attrs.items()})
-                self.totals.budget_crossings += 1
-            elif name == EVENT_BUDGET_REFUSED:
-                run.refused += 1
-                self.totals.refused += 1
-            if run.evicted:
-                return
-            if len(run.events) >= EVENTS_PER_RUN:
+            if run.evicted or len(run.events) >= EVENTS_PER_RUN or run.bytes >= self.run_bytes_cap:
                 run.dropped_events += 1
                 return
-            body = record.body
-            if name and name.startswith("gen_ai.") and not self.capture_content:
-                body = None  # GenAI content events carry prompts and completions
-            text = None if body is None else (body if isinstance(body, str) else repr(body))[:2000]
             run.events.append(
                 (
-                    record.timestamp or record.observed_timestamp or time.time_ns(),
-                    record.severity_text
-                    or (record.severity_number.name if record.severity_number is not None else None),
+                    record.timestamp or record.observed_timestamp,
+                    record.severity_text or record.severity_number,
                     name,
-                    text,
-                    dict(attrs),
-                    record.span_id,
+                    body,
+                    _plain(record.attributes),
+                    span_id,
                 )
             )
-            size = EVENT_BYTES + (len(text) if text else 0) + _strings_size(attrs)
             run.bytes += size
             self._bytes += size
             self.version += 1
 
-    def audit(self, body: Any, timestamp_ns: int | None) -> None:
-        if not isinstance(body, dict):
-            return
-        entry = {key: body.get(key) for key in ("agent_id", "action", "result", "user_id", "details")}
-        entry["time"] = (timestamp_ns or time.time_ns()) / 1e9
+    def _budget_event(self, run: Run, name: str, attrs: Any) -> None:
         with self._lock:
-            self._audit.append(_bounded(entry))
-            self.version += 1
+            if name == EVENT_BUDGET_EXCEEDED:
+                run.budget.append({key.rsplit(".", 1)[-1]: value for key, value in (attrs or {}).items()})
+            elif name == EVENT_BUDGET_REFUSED:
+                run.refused += 1
+
+    def totals(self) -> dict[str, Any]:
+        """Process totals since the store started: the dropped runs' and the kept runs' counters."""
+        total = Totals()
+        total.merge(self._retired)
+        with self._lock:
+            runs = [*self._runs.values(), *self._evicted_open]
+        for run in runs:
+            total.add(run)
+        return total.as_dict()
 
     # ------------------------------------------------------------------------------ audit verify
-    def set_verifier(self, verify: Callable[[], Any] | None) -> None:
-        """The audit trail's ``verify`` (None: no trail); the page runs it on request."""
+    def set_audit(self, path: str | None, verify: Callable[[], Any] | None) -> None:
+        """The audit trail the page shows the tail of, read from its file on request, and its
+        ``verify`` (the page runs it when asked). None: no trail in this process."""
+        self.audit_path = path
         self._verifier = verify
-        self.audit_enabled = verify is not None
+        self.audit_enabled = path is not None
+
+    def audit_tail(self, count: int = AUDIT_TAIL) -> list[dict[str, Any]]:
+        """The last ``count`` audit records, newest first, with long details cut."""
+        if self.audit_path is None:
+            return []
+        from kaizen_otel.audit.query import tail_entries
+
+        entries = tail_entries(self.audit_path, count)
+        return [
+            _bounded(
+                {
+                    "time": entry.timestamp_ns / 1e9,
+                    "seq": entry.seq,
+                    "agent_id": entry.agent_id,
+                    "action": entry.action,
+                    "result": entry.result,
+                    "user_id": entry.user_id,
+                    "details": entry.details,
+                }
+            )
+            for entry in reversed(entries)
+        ]
 
     def verify_audit(self) -> dict[str, Any] | None:
         """Verify the audit trail now (one verification at a time) and remember the result."""
@@ -384,10 +455,10 @@ class LiveStore:
             return result
 
     # ------------------------------------------------------------------------------ reading
-    def snapshot(self) -> tuple[list[Run], list[tuple[float, float]], list[dict[str, Any]]]:
-        """Runs (oldest first), the spend series and the audit tail, copied under the lock."""
+    def snapshot(self) -> tuple[list[Run], list[tuple[float, float]]]:
+        """Runs (oldest first) and the spend series, copied under the lock."""
         with self._lock:
-            return list(self._runs.values()), list(self._spend), list(self._audit)
+            return list(self._runs.values()), list(self._spend)
 
     def get(self, run_id: str) -> Run | None:
         try:
@@ -397,9 +468,9 @@ class LiveStore:
         with self._lock:
             return self._runs.get(key)
 
-    def spans_of(self, run: Run) -> tuple[list[ReadableSpan], list[tuple[Any, ...]], list[Run]]:
+    def spans_of(self, run: Run) -> tuple[list[SpanRecord], list[tuple[Any, ...]], list[Run]]:
         """Spans and log records of ``run`` and its child runs, and the runs still open there."""
-        spans: list[ReadableSpan] = []
+        spans: list[SpanRecord] = []
         events: list[tuple[Any, ...]] = []
         open_runs: list[Run] = []
         with self._lock:
@@ -419,15 +490,15 @@ class LiveStore:
         return len(self._runs)
 
 
-def _strings_size(attrs: Any) -> int:
-    """Bytes of the string values of ``attrs`` (the part of a span's size that varies)."""
-    size = 0
-    for value in attrs.values():
-        if value.__class__ is str:
-            size += len(value)
-        elif value.__class__ is tuple:
-            size += 16 * len(value)
-    return size
+_EMPTY: dict[str, Any] = {}
+
+
+def _plain(attrs: Any) -> Any:
+    """The plain dict under the SDK's ``BoundedAttributes``, whose ``get`` of a missing key raises
+    and catches a ``KeyError`` inside (a microsecond each)."""
+    if attrs is None:
+        return _EMPTY
+    return getattr(attrs, "_dict", attrs)
 
 
 def _bounded(entry: dict[str, Any]) -> dict[str, Any]:
@@ -485,20 +556,5 @@ class LiveLogProcessor(_MemoryLogProcessor):
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
         try:
             self._log(log_record.log_record)
-        except Exception:
-            pass
-
-
-class LiveAuditProcessor(_MemoryLogProcessor):
-    """Keeps the tail of the audit trail; added after the durable processor, so it sees only
-    records that were stored."""
-
-    def __init__(self, store: LiveStore) -> None:
-        self._audit = store.audit
-
-    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
-        try:
-            record = log_record.log_record
-            self._audit(record.body, record.timestamp)
         except Exception:
             pass

@@ -5,7 +5,7 @@
 const POLL_MS = 1000;
 const REDACTED = /\[REDACTED(?::[a-z_]+)?\]/g;
 const NOT_CAPTURED = "(not captured: content capture is off)";
-const state = { version: null, selected: null, selectedSpan: null, detailVersion: null, auditVersion: null };
+const state = { version: null, selected: null, selectedSpan: null, detailVersion: null, polls: 0 };
 
 function $(selector) { return document.querySelector(selector); }
 
@@ -241,11 +241,9 @@ function showSpan(span, row) {
 }
 
 // ---------------------------------------------------------------------------------------- audit
+// The audit tail is read from the trail's file, so it is fetched every few polls, not on changes.
 async function loadAudit() {
-  if (state.auditVersion === state.version) return;
-  const doc = await getJSON("/api/audit");
-  state.auditVersion = state.version;
-  renderAudit(doc);
+  renderAudit(await getJSON("/api/audit"));
 }
 
 function renderAudit(doc) {
@@ -291,8 +289,8 @@ async function poll() {
       renderTotals(doc);
       renderRuns(doc);
       await loadDetail(false);
-      await loadAudit();
     }
+    if (state.polls++ % 3 === 0) await loadAudit();
     status.textContent = "live";
     status.className = "status live";
   } catch (error) {
