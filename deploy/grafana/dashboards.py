@@ -91,11 +91,25 @@ def _panel(
     return _targets(panel, queries, instant)
 
 
+#: The value of a stat, gauge, bar or pie panel: the last point of each series.
+LAST = common.ReduceDataOptions().calcs(["lastNotNull"]).values(False)
+
+
 def series(
     title: str, description: str, unit: str, *queries: tuple[str, str], width: int = 12
 ) -> PanelBuilder:
-    """A time series panel, one line per label set of each query."""
-    return _panel(timeseries.Panel, title, description, unit, queries, width=width, height=8)
+    """A time series panel, one line per label set of each query; legend below, tooltip of all lines."""
+    panel = _panel(timeseries.Panel, title, description, unit, queries, width=width, height=8)
+    return panel.legend(
+        common.VizLegendOptions()
+        .display_mode(common_model.LegendDisplayMode.LIST)
+        .placement(common_model.LegendPlacement.BOTTOM)
+        .show_legend(True)
+    ).tooltip(
+        common.VizTooltipOptions()
+        .mode(common_model.TooltipDisplayMode.MULTI)
+        .sort(common_model.SortOrder.DESCENDING)
+    )
 
 
 def single(
@@ -109,7 +123,7 @@ def single(
 ) -> PanelBuilder:
     """A stat panel showing one number, coloured by thresholds."""
     panel = _panel(stat.Panel, title, description, unit, [(query, "")], width=width, height=5, instant=True)
-    return panel.thresholds(_thresholds(*steps))
+    return panel.reduce_options(LAST).thresholds(_thresholds(*steps))
 
 
 def dial(
@@ -119,7 +133,7 @@ def dial(
     panel = _panel(
         gauge.Panel, title, description, "percentunit", [(query, "")], width=6, height=5, instant=True
     )
-    return panel.min(0).max(1).thresholds(_thresholds(*steps))
+    return panel.reduce_options(LAST).min(0).max(1).thresholds(_thresholds(*steps))
 
 
 def bars(title: str, description: str, unit: str, query: str, legend: str, width: int = 12) -> PanelBuilder:
@@ -127,18 +141,20 @@ def bars(title: str, description: str, unit: str, query: str, legend: str, width
     panel = _panel(
         bargauge.Panel, title, description, unit, [(query, legend)], width=width, height=8, instant=True
     )
-    return panel.orientation(common_model.VizOrientation.HORIZONTAL)
+    return panel.reduce_options(LAST).orientation(common_model.VizOrientation.HORIZONTAL)
 
 
 def pie(title: str, description: str, query: str, legend: str) -> PanelBuilder:
-    return _panel(
+    """Each label set's share of the total."""
+    panel = _panel(
         piechart.Panel, title, description, "short", [(query, legend)], width=8, height=8, instant=True
     )
+    return panel.reduce_options(LAST)
 
 
 def rows_table(title: str, description: str, unit: str, query: str, width: int = 12) -> PanelBuilder:
     panel = _panel(table.Panel, title, description, unit, [(query, "")], width=width, height=8, instant=True)
-    return panel
+    return panel.show_header(True)
 
 
 def _rate(metric: str, selector: str, window: str = RATE) -> str:

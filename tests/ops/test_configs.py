@@ -289,3 +289,24 @@ def test_the_kubernetes_gateway_matches_what_the_load_balancer_resolves() -> Non
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["image"] == _services()["collector"]["image"]
     assert container["args"] == ["--config=/etc/otelcol/gateway.yaml"]
+
+
+def test_the_gateway_masks_secret_looking_values_but_not_ordinary_numbers() -> None:
+    patterns = [
+        re.compile(p) for p in _load(COLLECTOR / "gateway.yaml")["processors"]["redaction"]["blocked_values"]
+    ]
+    secrets = [
+        "card 4111111111111111 on file",
+        "mc 5500005555555559",
+        "key sk-proj-abcdefghijklmnop1234",
+        "AKIAIOSFODNN7EXAMPLE",
+        "Authorization: Bearer eyJhbGciOi.abc.def",
+    ]
+    ordinary = [
+        "1733058000000",
+        "trace 4bf92f3577b34da6a3ce929d0e0e4736",
+        "gpt-4o-mini",
+        "run 20260101123456",
+    ]
+    assert all(any(p.search(text) for p in patterns) for text in secrets)
+    assert not any(p.search(text) for p in patterns for text in ordinary)
