@@ -14,6 +14,7 @@ import importlib
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
@@ -37,7 +38,7 @@ from opentelemetry.sdk.metrics.export import (
     MetricsData,
     PeriodicExportingMetricReader,
 )
-from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+from opentelemetry.sdk.metrics.view import DropAggregation, ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import (
@@ -59,7 +60,9 @@ from kaizen_otel._internal.selfmon import (
     TelemetryStats,
 )
 from kaizen_otel._internal.settings import Settings
-from kaizen_otel.genai.semconv import OPERATION_DURATION_BUCKETS, TOKEN_USAGE_BUCKETS
+from kaizen_otel.genai import semconv as sc
+from kaizen_otel.genai.enrichment import RecordGenAISpans
+from kaizen_otel.genai.runtime import GENAI_SCOPE
 from kaizen_otel.server import ReadinessCheck, TelemetryServer
 
 _log = logging.getLogger("kaizen_otel.providers")
@@ -151,6 +154,7 @@ def _shutdown_provider(provider: Any, timeout_millis: float) -> None:
 
 
 def build_sampler(settings: Settings) -> Sampler:
+    """The configured sampler, wrapped so GenAI spans are always recorded (see ``RecordGenAISpans``)."""
     name, ratio = settings.traces_sampler, settings.traces_sampler_arg
     root: Sampler
     if name.endswith("always_off"):
@@ -159,7 +163,7 @@ def build_sampler(settings: Settings) -> Sampler:
         root = TraceIdRatioBased(ratio)
     else:
         root = ALWAYS_ON
-    return ParentBased(root) if name.startswith("parentbased_") else root
+    return RecordGenAISpans(ParentBased(root) if name.startswith("parentbased_") else root)
 
 
 def otlp_exporter(settings: Settings, signal: str) -> Any:
@@ -219,20 +223,56 @@ def cardinality_limits(limit: int) -> dict[type, int]:
     return dict.fromkeys(kinds, limit)
 
 
-def genai_views(limit: int) -> list[View]:
-    """The spec's bucket boundaries for the two GenAI client histograms."""
-    return [
+def genai_views(limit: int, *, spans_measured: bool = False) -> list[View]:
+    """The spec's bucket boundaries for the two GenAI client histograms.
+
+    With ``spans_measured`` (tracing on: the enrichment processor measures every GenAI span, ours
+    and third-party ones), the same-named histograms of other instrumentations are dropped, so each
+    call is measured once and each name is one family on ``/metrics`` (openai-v2 and anthropic's
+    instrumentation record their own, the latter with another unit).
+    """
+    own = GENAI_SCOPE if spans_measured else None
+    views = [
         View(
-            instrument_name="gen_ai.client.token.usage",
-            aggregation=ExplicitBucketHistogramAggregation(list(TOKEN_USAGE_BUCKETS)),
+            instrument_name=sc.METRIC_TOKEN_USAGE,
+            meter_name=own,
+            aggregation=ExplicitBucketHistogramAggregation(list(sc.TOKEN_USAGE_BUCKETS)),
             aggregation_cardinality_limit=limit,
         ),
         View(
-            instrument_name="gen_ai.client.operation.duration",
-            aggregation=ExplicitBucketHistogramAggregation(list(OPERATION_DURATION_BUCKETS)),
+            instrument_name=sc.METRIC_OPERATION_DURATION,
+            meter_name=own,
+            aggregation=ExplicitBucketHistogramAggregation(list(sc.OPERATION_DURATION_BUCKETS)),
             aggregation_cardinality_limit=limit,
         ),
     ]
+    if spans_measured:
+        # A view matching an instrument replaces the default, and every matching view applies:
+        # ours matches both (a histogram stream and an empty one), every other scope only the drop.
+        for name in (sc.METRIC_TOKEN_USAGE, sc.METRIC_OPERATION_DURATION):
+            drop = View(instrument_name=name, aggregation=DropAggregation())
+            _DROPPED_VIEWS.add(drop)
+            views.append(drop)
+        _quiet_dropped_conflicts()
+    return views
+
+
+#: Our drop views: two dropped instruments of one name "conflict" only in the SDK's bookkeeping.
+_DROPPED_VIEWS: weakref.WeakSet[View] = weakref.WeakSet()
+
+
+class _DroppedConflictFilter(logging.Filter):
+    """Silences the SDK's "conflicting metrics identities" warning between two dropped streams."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (len(args) == 2 and all(a in _DROPPED_VIEWS for a in args))
+
+
+def _quiet_dropped_conflicts() -> None:
+    storage_log = logging.getLogger("opentelemetry.sdk.metrics._internal.metric_reader_storage")
+    if not any(isinstance(f, _DroppedConflictFilter) for f in storage_log.filters):
+        storage_log.addFilter(_DroppedConflictFilter())
 
 
 def _build_tracer_provider(
@@ -282,9 +322,8 @@ def _build_meter_provider(
                 export_interval_millis=settings.metric_export_interval_ms,
             )
         )
-    return MeterProvider(
-        resource=resource, metric_readers=readers, views=genai_views(limit), shutdown_on_exit=False
-    )
+    views = genai_views(limit, spans_measured=settings.enable_tracing)
+    return MeterProvider(resource=resource, metric_readers=readers, views=views, shutdown_on_exit=False)
 
 
 def _console_span_exporter(fmt: str) -> Any:

@@ -306,11 +306,10 @@ class AgentInvocation(_Invocation):
             if attributes:
                 attrs.update(attributes)
         self._begin_span(shape.span_name, _INTERNAL, attrs, parent, attach)
+        enricher = rt.enricher
+        if enricher is not None:  # the processor rolls this run up against the run's own limits
+            enricher.adopt_run(self.span, self.budget)
         self._run_token: Token[AgentInvocation | None] | None = _current_run.set(self) if attach else None
-        ins = rt.instruments
-        if ins is not None:
-            ins.active_runs.add(1, shape.active)
-        rt.heartbeats[name] = _now()
         self._hooked = rt.hooks.active
         if self._hooked and fire:
             rt.hooks.trigger_sync(self._pre_context())
@@ -344,7 +343,7 @@ class AgentInvocation(_Invocation):
 
     def heartbeat(self) -> None:
         """Mark progress now (LLM calls, tool calls and iterations do this themselves)."""
-        self._rt.heartbeats[self.name] = _now()
+        self._rt.beat(self.name)
 
     def iteration(self) -> _Iteration:
         """A context manager around one loop iteration: counted, timed, outcome recorded."""
@@ -358,7 +357,6 @@ class AgentInvocation(_Invocation):
         self._ended = True
         seconds = _perf() - self._started
         rt = self._rt
-        name = self.name
         if self._run_token is not None:
             try:
                 _current_run.reset(self._run_token)
@@ -367,24 +365,8 @@ class AgentInvocation(_Invocation):
             self._run_token = None
         span = self.span
         if span is not trace.INVALID_SPAN:
-            span.set_attributes(
-                {
-                    sc.KAIZEN_RUN_COST_USD: self.budget.usd,
-                    sc.KAIZEN_RUN_TOKENS: self.budget.tokens,
-                    sc.KAIZEN_RUN_ITERATIONS: self.iterations,
-                }
-            )
-        self._end_span(error, error_type)
-        ins = rt.instruments
-        if ins is not None:
-            shape = self._shape
-            attrs = shape.ok if error_type is None else shape.error
-            context = _get_current()  # read once for the three measurements (exemplars use it)
-            ins.agent_runs.add(1, attrs, context)
-            ins.run_duration.record(seconds, attrs, context)
-            ins.active_runs.add(-1, shape.active, context)
-        rt.heartbeats[name] = _now()
-        rt.usage.agent_runs += 1
+            span.set_attribute(sc.KAIZEN_RUN_ITERATIONS, self.iterations)
+        self._end_span(error, error_type)  # run metrics, roll-up attributes, heartbeat: the processor
         post = self._post_context(error_type, seconds) if self._hooked else None
         if post is not None and sync:
             rt.hooks.trigger_sync(post)
@@ -416,7 +398,7 @@ class _Iteration:
             context = _get_current()
             ins.iterations.add(1, attrs, context)
             ins.iteration_duration.record(_perf() - self._started, attrs, context)
-        rt.heartbeats[run.name] = _now()
+        rt.beat(run.name)
 
     async def __aenter__(self) -> _Iteration:
         return self.__enter__()
@@ -590,26 +572,8 @@ class LLMInvocation(_Invocation):
         rt = self._rt
         provider, model, op = self.provider, self.model, self.operation
         response = self._response
-        response_model = response.get(sc.GEN_AI_RESPONSE_MODEL) if response else None
         input_tokens = self._input
         output_tokens = self._output
-        run = self._run
-        shape = self._shape
-        usual = response_model == model  # the shape's metric attributes fit
-        cost = 0.0
-        tokens = (input_tokens or 0) + (output_tokens or 0)
-        if input_tokens is not None or output_tokens is not None:
-            price = shape.price if usual or response_model is None else None
-            if price is not None:
-                cached = self._cached
-                if cached:
-                    cost = price.cost(input_tokens or 0, output_tokens or 0, cached)
-                else:  # the usual case, without the call
-                    cost = (input_tokens or 0) * price.input + (output_tokens or 0) * price.output
-            else:  # another response model, or no price (the table warns once per model)
-                cost = rt.pricing.cost(
-                    provider, response_model or model, input_tokens or 0, output_tokens or 0, self._cached
-                )
         span = self.span
         if span is not trace.INVALID_SPAN:
             end_attrs: dict[str, Any] = dict(response) if response else {}
@@ -621,8 +585,6 @@ class LLMInvocation(_Invocation):
                 end_attrs[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = self._cached
             if self._reasoning:
                 end_attrs[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = self._reasoning
-            if tokens:
-                end_attrs[sc.KAIZEN_COST_USD] = cost
             if end_attrs:
                 span.set_attributes(end_attrs)
         if error_type is not None:
@@ -635,46 +597,8 @@ class LLMInvocation(_Invocation):
                     sc.ERROR_TYPE: error_type,
                 },
             )
+        # Cost, token and duration metrics, budgets, roll-up and heartbeat: the enrichment processor.
         self._end_span(error, error_type)
-        ins = rt.instruments
-        if ins is not None:
-            context = _get_current()  # read once for the measurements below (exemplars use it)
-            if usual and error_type is None:
-                ins.operation_duration.record(seconds, shape.duration, context)
-            else:
-                ins.operation_duration.record(
-                    seconds, rt.op_attrs(op, provider, model, response_model, error_type), context
-                )
-            if input_tokens is not None:
-                ins.token_usage.record(
-                    input_tokens,
-                    shape.tokens_in
-                    if usual
-                    else rt.token_attrs(op, provider, model, response_model, sc.TOKEN_TYPE_INPUT),
-                    context,
-                )
-            if output_tokens is not None:
-                ins.token_usage.record(
-                    output_tokens,
-                    shape.tokens_out
-                    if usual
-                    else rt.token_attrs(op, provider, model, response_model, sc.TOKEN_TYPE_OUTPUT),
-                    context,
-                )
-            if cost > 0.0:
-                ins.cost.add(cost, shape.cost, context)
-            if error_type is not None:
-                ins.llm_errors.add(1, rt.error_attrs(provider, model, error_type), context)
-        usage = rt.usage
-        usage.llm_calls += 1
-        if error_type is not None:
-            usage.llm_errors += 1
-        if tokens:
-            rt.input_tokens += input_tokens or 0
-            rt.output_tokens += output_tokens or 0
-            rt.budgets.add(run.budget if run is not None else None, cost, tokens)
-        if run is not None:
-            rt.heartbeats[run.name] = _now()
         post = None
         if self._hooked:
             data: dict[str, Any] = {
@@ -683,7 +607,7 @@ class LLMInvocation(_Invocation):
                 "operation": op,
                 "input_tokens": input_tokens or 0,
                 "output_tokens": output_tokens or 0,
-                "cost_usd": cost,
+                "cost_usd": _span_cost(span),
                 "duration_ms": seconds * 1e3,
                 "success": error_type is None,
             }
@@ -696,32 +620,11 @@ class LLMInvocation(_Invocation):
         return post
 
 
-def _refuse(
-    rt: _rt.Runtime, exc: BudgetExceededError, provider: str, model: str, run: AgentInvocation | None
-) -> None:
-    """Report an LLM call refused by an enforced budget (metric, log, audit), before raising."""
-    ins = rt.instruments
-    error_type = "BudgetExceededError"
-    if ins is not None:
-        ins.llm_errors.add(1, rt.error_attrs(provider, model, error_type))
-    rt.usage.llm_errors += 1
-    rt.emit_log(
-        str(exc),
-        SeverityNumber.WARN,
-        {
-            sc.GEN_AI_PROVIDER_NAME: provider,
-            sc.GEN_AI_REQUEST_MODEL: model,
-            sc.KAIZEN_BUDGET_SCOPE: exc.scope,
-        },
-        event_name=sc.EVENT_BUDGET_REFUSED,
-    )
-    agent = (run.agent_id or run.name) if run is not None else "process"
-    rt.audit_record(
-        agent,
-        "llm_call_refused",
-        {"provider": provider, "model": model, "scope": exc.scope, "limit": exc.limit, "used": exc.used},
-        result="denied",
-    )
+def _span_cost(span: Span) -> float:
+    """The cost the enrichment processor wrote on an ended LLM span (0.0 without one)."""
+    attributes = getattr(span, "attributes", None)
+    cost = attributes.get(sc.KAIZEN_COST_USD) if attributes else None
+    return float(cost) if isinstance(cost, (int, float)) else 0.0
 
 
 def start_llm_call(
@@ -751,7 +654,7 @@ def start_llm_call(
         try:
             rt.budgets.check(run.budget if run is not None else None)
         except BudgetExceededError as exc:
-            _refuse(rt, exc, provider, model, run)
+            rt.refuse(exc, provider, model, (run.agent_id or run.name) if run is not None else None)
             raise
     request: dict[str, Any] | None = None
     if max_tokens is not None or temperature is not None or top_p is not None:
@@ -856,26 +759,13 @@ class ToolInvocation(_Invocation):
         self._ended = True
         seconds = _perf() - self._started
         rt = self._rt
-        run = self._run
         if error_type is not None:
             rt.emit_log(
                 f"tool {self.name} failed: {error_type}",
                 SeverityNumber.WARN,
                 {sc.GEN_AI_TOOL_NAME: self.name, sc.ERROR_TYPE: error_type},
             )
-        self._end_span(error, error_type)
-        ins = rt.instruments
-        if ins is not None:
-            attrs = self._shape.ok if error_type is None else self._shape.error
-            context = _get_current()
-            ins.tool_calls.add(1, attrs, context)
-            ins.tool_duration.record(seconds, attrs, context)
-        usage = rt.usage
-        usage.tool_calls += 1
-        if error_type is not None:
-            usage.tool_errors += 1
-        if run is not None:
-            rt.heartbeats[run.name] = _now()
+        self._end_span(error, error_type)  # tool metrics and heartbeat: the enrichment processor
         post = None
         if self._hooked:
             data: dict[str, Any] = {

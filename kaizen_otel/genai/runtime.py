@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -26,19 +27,23 @@ from opentelemetry.metrics import Meter, MeterProvider, Observation
 from opentelemetry.trace import Tracer, TracerProvider
 
 from kaizen_otel._internal.settings import Settings, resolve
+from kaizen_otel.exceptions import BudgetExceededError
 from kaizen_otel.genai import semconv as sc
 from kaizen_otel.genai.budgets import BudgetCrossing, BudgetLimits, BudgetTracker
 from kaizen_otel.genai.instruments import Instruments, register_state_gauges
-from kaizen_otel.genai.shapes import AgentShape, LLMShape, ToolShape
+from kaizen_otel.genai.shapes import SHAPE_LIMIT, AgentShape, LLMShape, ToolShape
 
 if TYPE_CHECKING:
+    from kaizen_otel.genai.enrichment import GenAIEnrichmentProcessor
     from kaizen_otel.genai.hooks import HookContext, HookManager
     from kaizen_otel.genai.pricing import Pricing
 
 __all__ = ["Runtime", "configure_genai", "current", "reset_genai", "usage_summary"]
 
 _log = logging.getLogger("kaizen_otel.genai")
-_SCOPE = "kaizen_otel.genai"
+#: The instrumentation scope of the helpers' tracer and of every GenAI measurement we record.
+GENAI_SCOPE = "kaizen_otel.genai"
+_SCOPE = GENAI_SCOPE
 _ATTR_CACHE_LIMIT = 4096
 _VERSION = "0.1.0"
 _SEVERITY_TEXT = {level: level.name for level in SeverityNumber}
@@ -62,6 +67,34 @@ def _real_logger_provider(provider: LoggerProvider | None) -> LoggerProvider | N
     if provider is None or isinstance(provider, (ProxyLoggerProvider, _logs.NoOpLoggerProvider)):
         return None
     return provider
+
+
+def _private_tracer_provider() -> TracerProvider:
+    from opentelemetry.sdk.trace import TracerProvider as SDKTracerProvider
+
+    return SDKTracerProvider(shutdown_on_exit=False)
+
+
+#: The enrichment processor added to each tracer provider, rebound when a new runtime takes over.
+_enrichers: weakref.WeakKeyDictionary[Any, GenAIEnrichmentProcessor] = weakref.WeakKeyDictionary()
+
+
+def _attach_enricher(provider: Any, runtime: Runtime) -> GenAIEnrichmentProcessor | None:
+    """Add the enrichment processor to ``provider`` once; a later runtime rebinds the same one."""
+    from kaizen_otel.genai.enrichment import GenAIEnrichmentProcessor
+
+    try:
+        found = _enrichers.get(provider)
+        if found is None:
+            found = GenAIEnrichmentProcessor(runtime)
+            provider.add_span_processor(found)
+            _enrichers[provider] = found
+        else:
+            found.bind(runtime)
+        return found
+    except Exception as exc:  # a provider that takes no processor: the helpers' spans stay plain
+        _log.warning("kaizen_otel: GenAI enrichment not attached to %r: %r", provider, exc)
+        return None
 
 
 def _shipped_pricing() -> Pricing:
@@ -107,7 +140,13 @@ class Runtime:
         tp = _real_tracer_provider(tracer_provider)
         mp = _real_meter_provider(meter_provider)
         lp = _real_logger_provider(logger_provider)
-        self.tracer: Tracer | None = tp.get_tracer(_SCOPE, _VERSION) if tp is not None else None
+        if tp is None or not hasattr(tp, "add_span_processor"):
+            # Tracing off (or not an SDK provider): the helpers' spans still go through the
+            # enrichment processor, on a private provider that exports nothing.
+            tp = _private_tracer_provider()
+        self.tracer: Tracer | None = tp.get_tracer(_SCOPE, _VERSION)
+        #: The helpers' instrumentation scope (the SDK's tracer keeps one object for all its spans).
+        self.scope: Any = getattr(self.tracer, "_instrumentation_scope", None)
         self.meter: Meter | None = mp.get_meter(_SCOPE, _VERSION) if mp is not None else None
         self.instruments: Instruments | None = Instruments(self.meter) if self.meter is not None else None
         self.logger: Logger | None = lp.get_logger(_SCOPE, _VERSION) if lp is not None else None
@@ -143,6 +182,8 @@ class Runtime:
         self._closed = False
         if self.meter is not None:
             register_state_gauges(self.meter, self._observe_heartbeats, self._observe_budgets)
+        #: Cost, roll-ups, budgets, heartbeats and agent metrics, from the spans of every producer.
+        self.enricher = _attach_enricher(tp, self)
 
     # --- attribute dicts, built once per distinct key ----------------------------------------
     def attrs(
@@ -362,10 +403,59 @@ class Runtime:
             )
             ins.agent_runs.add(1, attrs)
             ins.run_duration.record(seconds, attrs)
-        self.heartbeats[str(data.get("agent_name") or context.agent_id)] = time.time()
+        self.beat(str(data.get("agent_name") or context.agent_id))
+
+    # --- what the enrichment processor counts ------------------------------------------------
+    def beat(self, agent: str) -> None:
+        """The agent made progress now (heartbeat gauge); at most ``SHAPE_LIMIT`` agents."""
+        beats = self.heartbeats
+        if agent in beats or len(beats) < SHAPE_LIMIT:
+            beats[agent] = time.time()
+
+    def count_model_call(self, input_tokens: int, output_tokens: int, failed: bool) -> None:
+        usage = self.usage
+        usage.llm_calls += 1
+        if failed:
+            usage.llm_errors += 1
+        self.input_tokens += input_tokens
+        self.output_tokens += output_tokens
+
+    def count_tool_call(self, failed: bool) -> None:
+        usage = self.usage
+        usage.tool_calls += 1
+        if failed:
+            usage.tool_errors += 1
+
+    def count_agent_run(self) -> None:
+        self.usage.agent_runs += 1
+
+    def refuse(self, exc: BudgetExceededError, provider: str, model: str, agent: str | None) -> None:
+        """Report a model call refused by an enforced budget (metric, log, audit), before raising."""
+        error_type = "BudgetExceededError"
+        if self.instruments is not None:
+            self.instruments.llm_errors.add(1, self.error_attrs(provider, model, error_type))
+        self.usage.llm_errors += 1
+        self.emit_log(
+            str(exc),
+            SeverityNumber.WARN,
+            {
+                sc.GEN_AI_PROVIDER_NAME: provider,
+                sc.GEN_AI_REQUEST_MODEL: model,
+                sc.KAIZEN_BUDGET_SCOPE: exc.scope,
+            },
+            event_name=sc.EVENT_BUDGET_REFUSED,
+        )
+        self.audit_record(
+            agent or "process",
+            "llm_call_refused",
+            {"provider": provider, "model": model, "scope": exc.scope, "limit": exc.limit, "used": exc.used},
+            result="denied",
+        )
 
     def close(self) -> None:
         self._closed = True
+        if self.enricher is not None:
+            self.enricher.bind(None)
 
 
 # --- the module state the helpers read ---------------------------------------------------------
@@ -515,6 +605,12 @@ def configure_genai(
             process_metrics.start(runtime.meter_provider, runtime.metric_attributes)
 
 
+def _clear_open_spans() -> None:
+    from kaizen_otel.genai.enrichment import clear_open_spans
+
+    clear_open_spans()
+
+
 def reset_genai() -> None:
     """Undo ``configure_genai()``: the helpers become no-ops again and hooks are shut down.
 
@@ -528,6 +624,7 @@ def reset_genai() -> None:
         runtime = _runtime
         _runtime = None
         process_metrics.stop()
+        _clear_open_spans()
         if runtime is not None:
             runtime.close()
             runtime.hooks.shutdown()

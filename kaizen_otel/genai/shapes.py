@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from kaizen_otel.genai import semconv as sc
 
 if TYPE_CHECKING:
-    from kaizen_otel.genai.pricing import ModelPrice
     from kaizen_otel.genai.runtime import Runtime
 
 __all__ = ["SHAPE_LIMIT", "AgentShape", "LLMShape", "ToolShape", "agent_shape", "llm_shape", "tool_shape"]
@@ -73,13 +72,13 @@ class ToolShape:
 
 
 class LLMShape:
-    """One model of one provider, one operation, one calling agent.
+    """One model of one provider, one operation, one calling agent: span name and attributes.
 
-    The metric attribute dicts are those of a successful call whose response model is the request
-    model (the usual case); anything else takes the general path in the invocation.
+    Its metric attributes and price live with the enrichment processor, which measures every
+    model-call span, ours and third-party ones alike.
     """
 
-    __slots__ = ("cost", "duration", "price", "span_attrs", "span_name", "tokens_in", "tokens_out")
+    __slots__ = ("span_attrs", "span_name")
 
     def __init__(self, rt: Runtime, provider: str, model: str, operation: str, agent: str | None) -> None:
         self.span_name = f"{operation} {model}"
@@ -90,12 +89,6 @@ class LLMShape:
         }
         if agent is not None:
             self.span_attrs[sc.GEN_AI_AGENT_NAME] = agent
-        self.duration = rt.op_attrs(operation, provider, model, model, None)
-        self.tokens_in = rt.token_attrs(operation, provider, model, model, sc.TOKEN_TYPE_INPUT)
-        self.tokens_out = rt.token_attrs(operation, provider, model, model, sc.TOKEN_TYPE_OUTPUT)
-        self.cost = rt.cost_attrs(provider, model, agent)
-        #: None when the model has no price: the invocation then asks the table, which warns once.
-        self.price: ModelPrice | None = rt.pricing.price(provider, model)
 
 
 def agent_shape(rt: Runtime, name: str) -> AgentShape:

@@ -33,6 +33,7 @@ def test_agent_run_llm_and_tool_calls_form_a_tree_named_by_the_conventions(telem
         "gen_ai.agent.name": "planner",
         "gen_ai.agent.id": "p-1",
         "gen_ai.conversation.id": "c-9",
+        "gen_ai.provider.name": "openai",
         "kaizen.run.cost.usd": pytest.approx(120 * 0.15e-6 + 30 * 0.6e-6),
         "kaizen.run.tokens": 150,
         "kaizen.run.iterations": 0,

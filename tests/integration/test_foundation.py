@@ -32,9 +32,12 @@ def test_prometheus_scrapes_a_configured_process_and_answers_promql(prometheus, 
     try:
         meter = metrics.get_meter("integration")
         meter.create_counter("kaizen.it.steps", unit="{step}").add(5, {"agent": "planner"})
-        meter.create_histogram("gen_ai.client.operation.duration", unit="s").record(
-            0.3, {"gen_ai.operation.name": "chat"}
+        # A model-call span of 0.3 s from any tracer: the enrichment measures it in the spec's buckets.
+        start = 1_700_000_000_000_000_000
+        span = trace.get_tracer("integration").start_span(
+            "chat m", attributes={"gen_ai.operation.name": "chat"}, start_time=start
         )
+        span.end(end_time=start + 300_000_000)
         prometheus.add_target(f"127.0.0.1:{port}", job="scraped-agent")
         steps = prometheus.wait_for('kaizen_it_steps_total{agent="planner"}', timeout=30)
         assert float(steps[0]["value"][1]) == 5.0

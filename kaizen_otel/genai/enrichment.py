@@ -1,0 +1,499 @@
+"""The agent view from GenAI-convention spans, whoever produced them: one processor.
+
+:class:`GenAIEnrichmentProcessor` follows every span with a ``gen_ai.operation.name`` (or a
+neighbouring convention's equivalent, see :mod:`~kaizen_otel.genai.conventions`): our helpers'
+spans, openai-v2's, anthropic's, pydantic-ai's, the OpenAI Agents SDK's. From each it computes
+
+* model calls: the cost from the usage and the response (else request) model through the pricing
+  table, written on the span as ``kaizen.cost.usd`` and added to ``kaizen.cost``; the
+  ``gen_ai.client.token.usage`` / ``gen_ai.client.operation.duration`` measurements and
+  ``kaizen.llm.errors``; the tokens and cost rolled up to the enclosing ``invoke_agent`` run and
+  the process, which is what feeds budgets (warning, audit record, metric);
+* agent runs (``invoke_agent``): ``kaizen.run.cost.usd`` / ``kaizen.run.tokens`` on the span, the
+  provider and server of its model calls when the span lacks them, run count, duration and active
+  runs, and the agent's heartbeat;
+* tool calls (``execute_tool``): count and duration per tool and agent, heartbeat.
+
+One real operation is counted once. A model-call span that starts inside another one (our
+``llm_call`` around an instrumented client; the Agents SDK's span around openai-v2's) is a second
+record of the same call: its usage and response attributes fill the outer span's gaps, it is not
+counted, and the sampler wrapper :class:`RecordGenAISpans` keeps it out of the export.
+
+The work is done in ``on_start`` and ``_on_ending``: the SDK calls ``_on_ending`` on every
+processor with the still-live span before any ``on_end``, so the attributes written here reach every
+exporter whatever the processor order. Per-span state is one dict entry per open span inside a run
+or a model call, capped at :data:`OPEN_LIMIT`, removed when the span ends, cleared by ``reset``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+from opentelemetry.trace import Link, SpanKind, StatusCode
+from opentelemetry.trace.span import TraceState
+from opentelemetry.util.types import Attributes
+
+from kaizen_otel._internal.resets import on_reset
+from kaizen_otel.exceptions import BudgetExceededError
+from kaizen_otel.genai import conventions as cv
+from kaizen_otel.genai import semconv as sc
+from kaizen_otel.genai.budgets import RunBudget
+from kaizen_otel.genai.shapes import SHAPE_LIMIT, agent_shape, tool_shape
+
+if TYPE_CHECKING:
+    from kaizen_otel.genai.pricing import ModelPrice
+    from kaizen_otel.genai.runtime import Runtime
+
+__all__ = ["COUNTED_LIMIT", "OPEN_LIMIT", "GenAIEnrichmentProcessor", "RecordGenAISpans", "clear_open_spans"]
+
+_log = logging.getLogger("kaizen_otel.genai")
+
+#: Open spans followed at once (runs, model calls and the spans inside them); past it, new spans
+#: are not rolled up to their run, and a warning says so once.
+OPEN_LIMIT = 65_536
+_OTHER_ERROR = "_OTHER"
+_LLM = cv.LLM_OPERATIONS
+_INVOKE_AGENT = sc.OP_INVOKE_AGENT
+_EXECUTE_TOOL = sc.OP_EXECUTE_TOOL
+_ERROR = StatusCode.ERROR
+_CONTENT = cv.CONTENT_ATTRIBUTES
+
+
+#: ``TracingHook`` rebuilds spans from hook events (they carry this attribute); their metrics are
+#: ``MetricsHook``'s job, so measuring the spans too would count each event twice.
+_HOOK_SPAN = sc.KAIZEN_HOOK_EVENT
+_now = time.time
+_get_current = otel_context.get_current
+
+
+class _Run:
+    """One agent run as seen from its spans: what its model calls added up to."""
+
+    __slots__ = ("active", "agent_id", "budget", "name", "provider", "server", "span_id")
+
+    def __init__(
+        self, name: str, agent_id: str | None, budget: RunBudget, span_id: int, active: bool
+    ) -> None:
+        self.name = name
+        self.agent_id = agent_id
+        self.budget = budget
+        self.span_id = span_id
+        self.active = active
+        self.provider: str | None = None
+        self.server: tuple[Any, Any] | None = None
+
+
+class _Node:
+    """What an open span is inside of: its run, and the model-call span that counts (if any)."""
+
+    __slots__ = ("duplicate", "llm", "run")
+
+    def __init__(self, run: _Run | None, llm: Span | None, duplicate: bool) -> None:
+        self.run = run
+        self.llm = llm
+        self.duplicate = duplicate
+
+
+#: span id -> node, shared with the sampler wrapper (which runs before a span exists).
+_open: dict[int, _Node] = {}
+_warned_full = False
+#: (trace id, gen_ai.response.id) of the model calls counted lately, oldest first: a second span
+#: with the same response (two instrumentations recording one call side by side, like the anthropic
+#: SDK's own tracing and opentelemetry-instrumentation-anthropic) is not counted again.
+_counted: dict[tuple[int, str], None] = {}
+COUNTED_LIMIT = 4096
+
+
+def clear_open_spans() -> None:
+    """Forget every followed span (``reset_genai`` and ``kaizen_otel.testing`` call this)."""
+    global _warned_full
+    _open.clear()
+    _counted.clear()
+    _warned_full = False
+
+
+on_reset("genai.enrichment", clear_open_spans)
+
+
+def _first_record(trace_id: int, response_id: Any) -> bool:
+    """True the first time a (trace, response id) is seen; a span without an id always counts."""
+    if response_id is None:
+        return True
+    key = (trace_id, str(response_id))
+    if key in _counted:
+        return False
+    if len(_counted) >= COUNTED_LIMIT:
+        try:
+            del _counted[next(iter(_counted))]
+        except (KeyError, StopIteration, RuntimeError):  # emptied by another thread meanwhile
+            pass
+    _counted[key] = None
+    return True
+
+
+def _remember(span_id: int, node: _Node) -> None:
+    global _warned_full
+    if len(_open) < OPEN_LIMIT:
+        _open[span_id] = node
+    elif not _warned_full:
+        _warned_full = True
+        _log.warning("kaizen_otel: %d GenAI spans open at once; later ones are not rolled up", OPEN_LIMIT)
+
+
+class _Measure:
+    """Metric attribute dicts and the price of one (operation, provider, model, agent), built once."""
+
+    __slots__ = ("cost", "duration", "price", "tokens_in", "tokens_out")
+
+    def __init__(
+        self, rt: Runtime, op: str, provider: str, request: str, response: str | None, agent: str | None
+    ) -> None:
+        self.duration = rt.op_attrs(op, provider, request, response, None)
+        self.tokens_in = rt.token_attrs(op, provider, request, response, sc.TOKEN_TYPE_INPUT)
+        self.tokens_out = rt.token_attrs(op, provider, request, response, sc.TOKEN_TYPE_OUTPUT)
+        self.cost = rt.cost_attrs(provider, request, agent)
+        self.price: ModelPrice | None = rt.pricing.price(provider or None, response or request)
+
+
+def _plain(attributes: Any) -> Mapping[str, Any]:
+    """The dict behind the SDK's ``BoundedAttributes`` (its ``get`` is a Python-level call)."""
+    inner = getattr(attributes, "_dict", None)
+    return inner if isinstance(inner, dict) else attributes  # type: ignore[no-any-return]
+
+
+def _edit(span: ReadableSpan, updates: Mapping[str, Any] | None, remove: Iterable[str] = ()) -> None:
+    """Change the attributes of a span that is ending (the SDK has just made them read-only).
+
+    The values written here are numbers and strings the SDK would store unchanged, so they go to
+    the dict behind the attributes directly, without its per-value cleaning.
+    """
+    attributes: Any = span._attributes
+    if attributes is None:
+        return
+    inner = getattr(attributes, "_dict", None)
+    if isinstance(inner, dict):
+        for key in remove:
+            inner.pop(key, None)
+        if updates:
+            inner.update(updates)
+        return
+    was = getattr(attributes, "_immutable", False)
+    attributes._immutable = False
+    try:
+        for key in remove:
+            attributes.pop(key, None)
+        if updates:
+            attributes.update(updates)
+    finally:
+        attributes._immutable = was
+
+
+def _error_type(span: ReadableSpan, attributes: Mapping[str, Any]) -> str | None:
+    error = attributes.get(sc.ERROR_TYPE)
+    if error is not None:
+        return str(error)
+    return _OTHER_ERROR if span.status.status_code is _ERROR else None
+
+
+def _seconds(span: ReadableSpan) -> float:
+    start, end = span.start_time, span.end_time
+    return (end - start) / 1e9 if start is not None and end is not None else 0.0
+
+
+class GenAIEnrichmentProcessor(SpanProcessor):
+    """Cost, roll-ups, budgets, heartbeats and agent metrics from any GenAI-convention span.
+
+    Built by the agent runtime (``configure()`` or the helpers' first use) and added to its tracer
+    provider; reading only span data, it treats our helpers as one producer among others.
+    """
+
+    def __init__(self, rt: Runtime) -> None:
+        self._rt: Runtime | None = rt
+        self._measures: dict[tuple[Any, ...], _Measure] = {}
+        self._lock = threading.Lock()
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    def bind(self, rt: Runtime | None) -> None:
+        """Serve ``rt`` from now on (``None``: do nothing until bound again)."""
+        self._rt = rt
+        self._measures = {}
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+    # --- what the helpers ask -----------------------------------------------------------------
+    def adopt_run(self, span: trace.Span, budget: RunBudget) -> None:
+        """Count the run of ``span`` against ``budget`` (a helper run with its own limits)."""
+        node = _open.get(span.get_span_context().span_id)
+        if node is not None and node.run is not None:
+            node.run.budget = budget
+
+    # --- span start ---------------------------------------------------------------------------
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        rt = self._rt
+        if rt is None:
+            return
+        parent = span.parent
+        pnode = _open.get(parent.span_id) if parent is not None else None
+        attributes: Mapping[str, Any] = _plain(span._attributes) if span._attributes else {}
+        op = cv.operation(attributes) if attributes else None
+        span_id = span.context.span_id
+        if op is None or _HOOK_SPAN in attributes:
+            if pnode is not None:
+                _remember(span_id, pnode)  # inside a run or a model call: share the parent's node
+            return
+        if op in _LLM:
+            if pnode is not None and pnode.llm is not None:
+                _remember(span_id, _Node(pnode.run, pnode.llm, True))
+                return
+            run = pnode.run if pnode is not None else None
+            if rt.budgets.enforce:
+                self._check_budget(rt, run, attributes)
+            _remember(span_id, _Node(run, span, False))
+        elif op == _INVOKE_AGENT:
+            _remember(span_id, _Node(self._start_run(rt, span_id, attributes), None, False))
+        elif op == _EXECUTE_TOOL or pnode is not None:
+            _remember(span_id, _Node(pnode.run if pnode is not None else None, None, False))
+
+    def _start_run(self, rt: Runtime, span_id: int, attributes: Any) -> _Run:
+        name = str(cv.attribute(attributes, sc.GEN_AI_AGENT_NAME) or "agent")
+        agent_id = attributes.get(sc.GEN_AI_AGENT_ID)
+        agent_id = str(agent_id) if agent_id is not None else None
+        ins = rt.instruments
+        if ins is not None:
+            shape = rt.agent_shapes.get(name) or agent_shape(rt, name)
+            ins.active_runs.add(1, shape.active)
+        rt.beat(name)
+        return _Run(name, agent_id, rt.budgets.new_run(name, agent_id, None, None), span_id, True)
+
+    @staticmethod
+    def _check_budget(rt: Runtime, run: _Run | None, attributes: Any) -> None:
+        """Enforce mode: refuse an instrumented model call once its run or the process is over."""
+        try:
+            rt.budgets.check(run.budget if run is not None else None)
+        except BudgetExceededError as exc:
+            rt.refuse(
+                exc,
+                str(cv.attribute(attributes, sc.GEN_AI_PROVIDER_NAME) or ""),
+                str(cv.attribute(attributes, sc.GEN_AI_REQUEST_MODEL) or ""),
+                (run.agent_id or run.name) if run is not None else None,
+            )
+            raise
+
+    # --- span end -----------------------------------------------------------------------------
+    def _on_ending(self, span: Span) -> None:
+        rt = self._rt
+        if rt is None:
+            return
+        node = _open.pop(span.context.span_id, None)
+        attributes = span._attributes
+        if not attributes:
+            return
+        attributes = _plain(attributes)
+        op = cv.operation(attributes)
+        if op is None or _HOOK_SPAN in attributes:
+            return
+        try:
+            if op in _LLM:
+                if node is not None and node.llm is not None and node.llm is not span:
+                    self._merge_duplicate(span, attributes, node.llm)
+                else:
+                    self._model_call(rt, span, attributes, op, node.run if node is not None else None)
+            elif op == _INVOKE_AGENT:
+                self._agent_run(rt, span, attributes, node)
+            elif op == _EXECUTE_TOOL:
+                self._tool_call(rt, span, attributes, node.run if node is not None else None)
+            if not rt.capture_content and span._instrumentation_scope is not rt.scope:
+                _strip_content(span, attributes)  # our helpers record content only when capture is on
+        except BudgetExceededError:
+            raise
+        except Exception:  # never break the application's span.end()
+            _log.debug("kaizen_otel: enriching span %r failed", span.name, exc_info=True)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        return None
+
+    @staticmethod
+    def _merge_duplicate(span: Span, attributes: Mapping[str, Any], outer: Span) -> None:
+        """A second record of a call: its usage and response fill the outer span's gaps."""
+        if not outer.is_recording():
+            return
+        have = outer._attributes or {}
+        missing = {k: v for k, v in attributes.items() if k not in have and k not in cv.CONTENT_ATTRIBUTES}
+        if missing:
+            outer.set_attributes(missing)
+
+    def _model_call(self, rt: Runtime, span: Span, attributes: Any, op: str, run: _Run | None) -> None:
+        if not _first_record(span.context.trace_id, attributes.get(sc.GEN_AI_RESPONSE_ID)):
+            return
+        provider = cv.attribute(attributes, sc.GEN_AI_PROVIDER_NAME)
+        request = cv.attribute(attributes, sc.GEN_AI_REQUEST_MODEL)
+        response = cv.attribute(attributes, sc.GEN_AI_RESPONSE_MODEL)
+        provider = str(provider) if provider is not None else ""
+        request = str(request) if request is not None else str(response or "")
+        response = str(response) if response is not None else None
+        agent = run.name if run is not None else attributes.get(sc.GEN_AI_AGENT_NAME)
+        key = (op, provider, request, response, agent)
+        measure = self._measures.get(key)
+        if measure is None:
+            measure = _Measure(rt, op, provider, request, response, agent)
+            if len(self._measures) < SHAPE_LIMIT:
+                self._measures[key] = measure
+        input_tokens = cv.tokens(attributes, sc.GEN_AI_USAGE_INPUT_TOKENS)
+        output_tokens = cv.tokens(attributes, sc.GEN_AI_USAGE_OUTPUT_TOKENS)
+        tokens = (input_tokens or 0) + (output_tokens or 0)
+        cost = 0.0
+        if tokens:
+            price = measure.price
+            cached = cv.tokens(attributes, sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS) or 0
+            if price is not None:
+                cost = price.cost(input_tokens or 0, output_tokens or 0, cached)
+            else:  # the table warns once per unknown model
+                cost = rt.pricing.cost(provider or None, response or request, 0, 0)
+            _edit(span, {sc.KAIZEN_COST_USD: cost})
+        error_type = _error_type(span, attributes)
+        ins = rt.instruments
+        if ins is not None:
+            seconds = _seconds(span)
+            context = _get_current()  # read once for the measurements below (exemplars use it)
+            if error_type is None:
+                ins.operation_duration.record(seconds, measure.duration, context)
+            else:
+                ins.operation_duration.record(
+                    seconds, rt.op_attrs(op, provider, request, response, error_type), context
+                )
+                ins.llm_errors.add(1, rt.error_attrs(provider, request, error_type), context)
+            if input_tokens is not None:
+                ins.token_usage.record(input_tokens, measure.tokens_in, context)
+            if output_tokens is not None:
+                ins.token_usage.record(output_tokens, measure.tokens_out, context)
+            if cost > 0.0:
+                ins.cost.add(cost, measure.cost, context)
+        rt.count_model_call(input_tokens or 0, output_tokens or 0, error_type is not None)
+        if tokens:
+            rt.budgets.add(run.budget if run is not None else None, cost, tokens)
+        if run is not None:
+            rt.beat(run.name)
+            if run.provider is None and provider:
+                run.provider = provider
+            if run.server is None:
+                address = attributes.get("server.address")
+                if address is not None:
+                    run.server = (address, attributes.get("server.port"))
+
+    def _agent_run(self, rt: Runtime, span: Span, attributes: Any, node: _Node | None) -> None:
+        span_id = span.context.span_id
+        run = node.run if node is not None else None
+        if run is None or run.span_id != span_id:  # named an agent span only after it started
+            name = str(cv.attribute(attributes, sc.GEN_AI_AGENT_NAME) or "agent")
+            run = _Run(name, None, rt.budgets.new_run(name, None, None, None), span_id, False)
+        budget = run.budget
+        updates: dict[str, Any] = {sc.KAIZEN_RUN_COST_USD: budget.usd, sc.KAIZEN_RUN_TOKENS: budget.tokens}
+        if run.provider is not None and sc.GEN_AI_PROVIDER_NAME not in attributes:
+            updates[sc.GEN_AI_PROVIDER_NAME] = run.provider
+        if run.server is not None and "server.address" not in attributes:
+            updates["server.address"] = run.server[0]
+            if run.server[1] is not None:
+                updates["server.port"] = run.server[1]
+        _edit(span, updates)
+        ins = rt.instruments
+        if ins is not None:
+            shape = rt.agent_shapes.get(run.name) or agent_shape(rt, run.name)
+            outcome = shape.ok if _error_type(span, attributes) is None else shape.error
+            context = _get_current()
+            ins.agent_runs.add(1, outcome, context)
+            ins.run_duration.record(_seconds(span), outcome, context)
+            if run.active:
+                ins.active_runs.add(-1, shape.active, context)
+        rt.beat(run.name)
+        rt.count_agent_run()
+
+    def _tool_call(self, rt: Runtime, span: Span, attributes: Any, run: _Run | None) -> None:
+        name = str(cv.attribute(attributes, sc.GEN_AI_TOOL_NAME) or "tool")
+        agent = run.name if run is not None else attributes.get(sc.GEN_AI_AGENT_NAME)
+        failed = _error_type(span, attributes) is not None
+        ins = rt.instruments
+        if ins is not None:
+            shape = rt.tool_shapes.get((name, agent)) or tool_shape(rt, name, agent)
+            outcome = shape.error if failed else shape.ok
+            context = _get_current()
+            ins.tool_calls.add(1, outcome, context)
+            ins.tool_duration.record(_seconds(span), outcome, context)
+        rt.count_tool_call(failed)
+        if run is not None:
+            rt.beat(run.name)
+
+
+def _has_content(attributes: Mapping[str, Any]) -> bool:
+    if not _CONTENT.isdisjoint(attributes):
+        return True
+    prefixes = cv.CONTENT_ATTRIBUTE_PREFIXES
+    return any(key.startswith(prefixes) for key in attributes)
+
+
+def _strip_content(span: ReadableSpan, attributes: Mapping[str, Any]) -> None:
+    """Message-content capture off: no prompt, completion or tool payload leaves, whoever wrote it."""
+    prefixes = cv.CONTENT_ATTRIBUTE_PREFIXES
+    if _has_content(attributes):
+        _edit(span, None, [k for k in list(attributes) if k in _CONTENT or k.startswith(prefixes)])
+    for event in span._events or ():
+        event_attributes: Any = event._attributes
+        if event_attributes and _has_content(event_attributes):
+            kept = {
+                k: v for k, v in event_attributes.items() if k not in _CONTENT and not k.startswith(prefixes)
+            }
+            event._attributes = kept  # type: ignore[misc]
+
+
+class RecordGenAISpans(Sampler):
+    """Wraps the configured sampler so the agent view never depends on trace sampling.
+
+    * A GenAI span the inner sampler drops is still *recorded* (not exported): cost, budgets and
+      metrics count every call, at 1 % trace sampling too.
+    * A model-call span started inside another model-call span is recorded, not exported: it is a
+      second record of the same call (see the module docstring), so the trace shows one span.
+    """
+
+    def __init__(self, inner: Sampler) -> None:
+        self._inner = inner
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        inner = self._inner
+        result = inner.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+        if not attributes:
+            return result
+        op = cv.operation(attributes)
+        if op is None:
+            return result
+        if result.decision is Decision.DROP:
+            return SamplingResult(Decision.RECORD_ONLY, attributes, result.trace_state)
+        if op in _LLM and result.decision is Decision.RECORD_AND_SAMPLE:
+            parent = trace.get_current_span(parent_context).get_span_context()
+            node = _open.get(parent.span_id) if parent.is_valid else None
+            if node is not None and node.llm is not None:
+                return SamplingResult(Decision.RECORD_ONLY, result.attributes, result.trace_state)
+        return result
+
+    def get_description(self) -> str:
+        return f"RecordGenAISpans{{{self._inner.get_description()}}}"
