@@ -62,7 +62,7 @@ from kaizen_otel._internal.selfmon import (
 from kaizen_otel._internal.settings import Settings
 from kaizen_otel.genai import semconv as sc
 from kaizen_otel.genai.enrichment import RecordGenAISpans
-from kaizen_otel.genai.runtime import GENAI_SCOPE
+from kaizen_otel.genai.instruments import SPANS_MEASURED
 from kaizen_otel.server import ReadinessCheck, TelemetryServer
 
 _log = logging.getLogger("kaizen_otel.providers")
@@ -227,32 +227,31 @@ def genai_views(limit: int, *, spans_measured: bool = False) -> list[View]:
     """The spec's bucket boundaries for the two GenAI client histograms.
 
     With ``spans_measured`` (tracing on: the enrichment processor measures every GenAI span, ours
-    and third-party ones), the same-named histograms of other instrumentations are dropped, so each
-    call is measured once and each name is one family on ``/metrics`` (openai-v2 and anthropic's
-    instrumentation record their own, the latter with another unit).
+    and third-party ones) our histograms are created under names of their own and exported under
+    the standard ones, and every other scope's histograms of the standard names are dropped
+    (openai-v2's, util-genai's, anthropic's with unit ``token``): each call is measured once and
+    each name is one family on ``/metrics``. A provider built with these views carries
+    ``SPANS_MEASURED`` so the agent runtime knows which names to create.
     """
-    own = GENAI_SCOPE if spans_measured else None
-    views = [
-        View(
-            instrument_name=sc.METRIC_TOKEN_USAGE,
-            meter_name=own,
-            aggregation=ExplicitBucketHistogramAggregation(list(sc.TOKEN_USAGE_BUCKETS)),
-            aggregation_cardinality_limit=limit,
-        ),
-        View(
-            instrument_name=sc.METRIC_OPERATION_DURATION,
-            meter_name=own,
-            aggregation=ExplicitBucketHistogramAggregation(list(sc.OPERATION_DURATION_BUCKETS)),
-            aggregation_cardinality_limit=limit,
-        ),
-    ]
-    if spans_measured:
-        # A view matching an instrument replaces the default, and every matching view applies:
-        # ours matches both (a histogram stream and an empty one), every other scope only the drop.
-        for name in (sc.METRIC_TOKEN_USAGE, sc.METRIC_OPERATION_DURATION):
+    histograms = (
+        (sc.METRIC_TOKEN_USAGE, sc.MEASURED_TOKEN_USAGE, sc.TOKEN_USAGE_BUCKETS),
+        (sc.METRIC_OPERATION_DURATION, sc.MEASURED_OPERATION_DURATION, sc.OPERATION_DURATION_BUCKETS),
+    )
+    views = []
+    for name, measured, buckets in histograms:
+        views.append(
+            View(
+                instrument_name=measured if spans_measured else name,
+                name=name if spans_measured else None,
+                aggregation=ExplicitBucketHistogramAggregation(list(buckets)),
+                aggregation_cardinality_limit=limit,
+            )
+        )
+        if spans_measured:
             drop = View(instrument_name=name, aggregation=DropAggregation())
             _DROPPED_VIEWS.add(drop)
             views.append(drop)
+    if spans_measured:
         _quiet_dropped_conflicts()
     return views
 
@@ -323,7 +322,9 @@ def _build_meter_provider(
             )
         )
     views = genai_views(limit, spans_measured=settings.enable_tracing)
-    return MeterProvider(resource=resource, metric_readers=readers, views=views, shutdown_on_exit=False)
+    provider = MeterProvider(resource=resource, metric_readers=readers, views=views, shutdown_on_exit=False)
+    setattr(provider, SPANS_MEASURED, settings.enable_tracing)
+    return provider
 
 
 def _console_span_exporter(fmt: str) -> Any:

@@ -201,11 +201,11 @@ def _error_type(span: ReadableSpan, attributes: Mapping[str, Any]) -> str | None
     error = attributes.get(sc.ERROR_TYPE)
     if error is not None:
         return str(error)
-    return _OTHER_ERROR if span.status.status_code is _ERROR else None
+    return _OTHER_ERROR if span._status.status_code is _ERROR else None
 
 
 def _seconds(span: ReadableSpan) -> float:
-    start, end = span.start_time, span.end_time
+    start, end = span._start_time, span._end_time
     return (end - start) / 1e9 if start is not None and end is not None else 0.0
 
 
@@ -245,7 +245,7 @@ class GenAIEnrichmentProcessor(SpanProcessor):
         rt = self._rt
         if rt is None:
             return
-        parent = span.parent
+        parent = span._parent
         pnode = _open.get(parent.span_id) if parent is not None else None
         attributes: Mapping[str, Any] = _plain(span._attributes) if span._attributes else {}
         op = cv.operation(attributes) if attributes else None

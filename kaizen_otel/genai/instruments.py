@@ -15,7 +15,12 @@ from opentelemetry.metrics import CallbackOptions, Meter, ObservableGauge, Obser
 
 from kaizen_otel.genai import semconv as sc
 
-__all__ = ["Instruments", "register_state_gauges"]
+__all__ = ["SPANS_MEASURED", "Instruments", "register_state_gauges"]
+
+
+#: Set on a meter provider whose views rename our two GenAI client histograms to the standard
+#: names and drop everyone else's (``configure()`` builds such a provider when tracing is on).
+SPANS_MEASURED = "_kaizen_genai_spans_measured"
 
 
 class Instruments:
@@ -37,15 +42,17 @@ class Instruments:
         "tool_duration",
     )
 
-    def __init__(self, meter: Meter) -> None:
+    def __init__(self, meter: Meter, *, renamed: bool = False) -> None:
+        """``renamed``: the provider's views export the two GenAI client histograms under the
+        standard names (see ``SPANS_MEASURED``), so they are created under our own names."""
         self.token_usage = meter.create_histogram(
-            sc.METRIC_TOKEN_USAGE,
+            sc.MEASURED_TOKEN_USAGE if renamed else sc.METRIC_TOKEN_USAGE,
             unit="{token}",
             description="Number of input and output tokens used.",
             explicit_bucket_boundaries_advisory=sc.TOKEN_USAGE_BUCKETS,
         )
         self.operation_duration = meter.create_histogram(
-            sc.METRIC_OPERATION_DURATION,
+            sc.MEASURED_OPERATION_DURATION if renamed else sc.METRIC_OPERATION_DURATION,
             unit="s",
             description="GenAI operation duration.",
             explicit_bucket_boundaries_advisory=sc.OPERATION_DURATION_BUCKETS,

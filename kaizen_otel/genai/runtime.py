@@ -30,7 +30,7 @@ from kaizen_otel._internal.settings import Settings, resolve
 from kaizen_otel.exceptions import BudgetExceededError
 from kaizen_otel.genai import semconv as sc
 from kaizen_otel.genai.budgets import BudgetCrossing, BudgetLimits, BudgetTracker
-from kaizen_otel.genai.instruments import Instruments, register_state_gauges
+from kaizen_otel.genai.instruments import SPANS_MEASURED, Instruments, register_state_gauges
 from kaizen_otel.genai.shapes import SHAPE_LIMIT, AgentShape, LLMShape, ToolShape
 
 if TYPE_CHECKING:
@@ -41,9 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["Runtime", "configure_genai", "current", "reset_genai", "usage_summary"]
 
 _log = logging.getLogger("kaizen_otel.genai")
-#: The instrumentation scope of the helpers' tracer and of every GenAI measurement we record.
-GENAI_SCOPE = "kaizen_otel.genai"
-_SCOPE = GENAI_SCOPE
+_SCOPE = "kaizen_otel.genai"
 _ATTR_CACHE_LIMIT = 4096
 _VERSION = "0.1.0"
 _SEVERITY_TEXT = {level: level.name for level in SeverityNumber}
@@ -148,7 +146,11 @@ class Runtime:
         #: The helpers' instrumentation scope (the SDK's tracer keeps one object for all its spans).
         self.scope: Any = getattr(self.tracer, "_instrumentation_scope", None)
         self.meter: Meter | None = mp.get_meter(_SCOPE, _VERSION) if mp is not None else None
-        self.instruments: Instruments | None = Instruments(self.meter) if self.meter is not None else None
+        self.instruments: Instruments | None = (
+            Instruments(self.meter, renamed=getattr(mp, SPANS_MEASURED, False))
+            if self.meter is not None
+            else None
+        )
         self.logger: Logger | None = lp.get_logger(_SCOPE, _VERSION) if lp is not None else None
         self.meter_provider = mp
         self.capture_content = settings.capture_message_content

@@ -72,6 +72,10 @@ KIND_TOKENS = "tokens"
 # --- metrics ----------------------------------------------------------------------------------
 METRIC_TOKEN_USAGE = "gen_ai.client.token.usage"
 METRIC_OPERATION_DURATION = "gen_ai.client.operation.duration"
+#: The instrument names of the two above on a meter provider built by ``configure()``: views
+#: export them under the standard names and drop every other scope's histogram of those names.
+MEASURED_TOKEN_USAGE = "kaizen.measured.gen_ai.client.token.usage"
+MEASURED_OPERATION_DURATION = "kaizen.measured.gen_ai.client.operation.duration"
 METRIC_AGENT_RUNS = "kaizen.agent.runs"
 METRIC_AGENT_RUN_DURATION = "kaizen.agent.run.duration"
 METRIC_AGENT_ACTIVE_RUNS = "kaizen.agent.active_runs"
