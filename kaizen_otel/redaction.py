@@ -15,7 +15,8 @@ The marker never contains any part of the secret. ``gen_ai.usage.*`` attributes 
 never touched, nor are keys on the allow-list.
 
 **It fails closed.** A value the scrubber cannot process (an object whose ``str()`` raises, a
-structure nested deeper than :data:`MAX_DEPTH` or cyclic) becomes ``[REDACTED:unprocessable]``
+structure nested deeper than :data:`MAX_DEPTH`, a cycle, containers past :data:`MAX_CONTAINERS`)
+becomes ``[REDACTED:unprocessable]``
 and is counted; the rest of the record is still scrubbed, and nothing is ever passed on raw
 because scrubbing failed. Objects of other types are scrubbed as their ``str()`` (what an exporter
 would print), sets as lists.
@@ -44,6 +45,7 @@ from kaizen_otel.exceptions import KaizenConfigError
 
 __all__ = [
     "MARKER",
+    "MAX_CONTAINERS",
     "MAX_DEPTH",
     "UNPROCESSABLE",
     "RedactingLogRecordProcessor",
@@ -58,6 +60,9 @@ UNPROCESSABLE = "[REDACTED:unprocessable]"
 #: Mappings and sequences nested deeper than this are replaced by :data:`UNPROCESSABLE`: real
 #: data is far shallower, and it bounds the work on cyclic or hostile structures.
 MAX_DEPTH = 32
+#: At most this many mappings, sequences and objects are walked per record; the rest become
+#: :data:`UNPROCESSABLE`. Bounds the work on shared or hostile structures.
+MAX_CONTAINERS = 10_000
 
 #: Attribute prefixes never scrubbed: GenAI token counts must survive any rule.
 _NEVER_TOUCHED_PREFIXES = ("gen_ai.usage.",)
@@ -71,13 +76,15 @@ _CLEAN_CACHE_MAX_LEN = 64
 
 
 class _Tally:
-    """What one scrub call replaced: secrets found, and values that could not be processed."""
+    """One scrub call: what it replaced, and the bounds on its walk (containers left, current path)."""
 
-    __slots__ = ("replaced", "unprocessable")
+    __slots__ = ("budget", "path", "replaced", "unprocessable")
 
     def __init__(self) -> None:
         self.replaced = 0
         self.unprocessable = 0
+        self.budget = MAX_CONTAINERS
+        self.path: set[int] | None = None
 
 
 class Redactor:
@@ -201,18 +208,37 @@ class Redactor:
                 return self._text(value, tally)
             if kind in _NUMBERS:
                 return value
-            if depth >= MAX_DEPTH:
-                tally.unprocessable += 1
-                return UNPROCESSABLE
-            if isinstance(value, Mapping):
-                changed = self._mapping(value, depth + 1, tally)
-                return value if changed is None else changed
-            if kind is list or kind is tuple:
-                return self._sequence(value, depth + 1, tally)
-            return self._other(value, depth, tally)
+            return self._container(value, depth, tally)
         except Exception:  # includes RecursionError: fail closed, never pass the value on raw
             tally.unprocessable += 1
             return UNPROCESSABLE
+
+    def _container(self, value: Any, depth: int, tally: _Tally) -> Any:
+        """A mapping, sequence or other object; cut at a cycle, below ``MAX_DEPTH`` and past the budget.
+
+        The depth limit alone does not bound the work: a list holding itself twice has 2^depth
+        paths. Cutting where a container recurs on the current path, and after ``MAX_CONTAINERS``
+        containers per record, does.
+        """
+        tally.budget -= 1
+        path = tally.path
+        if path is None:
+            path = tally.path = set()
+        marker = id(value)
+        if depth >= MAX_DEPTH or tally.budget < 0 or marker in path:
+            tally.unprocessable += 1
+            return UNPROCESSABLE
+        path.add(marker)
+        try:
+            if isinstance(value, Mapping):
+                changed = self._mapping(value, depth + 1, tally)
+                return value if changed is None else changed
+            kind = value.__class__
+            if kind is list or kind is tuple:
+                return self._sequence(value, depth + 1, tally)
+            return self._other(value, depth, tally)
+        finally:
+            path.discard(marker)
 
     def _sequence(self, value: list[Any] | tuple[Any, ...], depth: int, tally: _Tally) -> Any:
         items = [self._walk(item, depth, tally) for item in value]

@@ -94,6 +94,25 @@ def emit_log(pipes: Pipelines, body: Any, attributes: dict[str, Any]) -> Readabl
     return pipes.only_log()
 
 
+class ArrayLike:
+    """Behaves like a numpy array: comparisons return arrays, and truth and text raise."""
+
+    def __eq__(self, other: object) -> Any:
+        return self
+
+    def __ne__(self, other: object) -> Any:
+        return self
+
+    def __bool__(self) -> bool:
+        raise ValueError("The truth value of an array with more than one element is ambiguous")
+
+    def __str__(self) -> str:
+        raise RuntimeError("cannot render")
+
+    __repr__ = __str__
+    __hash__ = None  # type: ignore[assignment]
+
+
 from tests.testbed.fixtures import rotel  # noqa: E402  (the real OTLP receiver, once per session)
 
-__all__ = ["Pipelines", "assert_gone", "build", "emit_log", "rotel"]
+__all__ = ["ArrayLike", "Pipelines", "assert_gone", "build", "emit_log", "rotel"]

@@ -4,27 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kaizen_otel.redaction import MARKER, MAX_DEPTH, UNPROCESSABLE, Redactor
-from tests.redaction.conftest import Pipelines, emit_log
-
-
-class ArrayLike:
-    """Behaves like a numpy array: comparisons return arrays, and truth and text raise."""
-
-    def __eq__(self, other: object) -> Any:
-        return self
-
-    def __ne__(self, other: object) -> Any:
-        return self
-
-    def __bool__(self) -> bool:
-        raise ValueError("The truth value of an array with more than one element is ambiguous")
-
-    def __str__(self) -> str:
-        raise RuntimeError("cannot render")
-
-    __repr__ = __str__
-    __hash__ = None  # type: ignore[assignment]
+from kaizen_otel.redaction import MARKER, MAX_CONTAINERS, MAX_DEPTH, UNPROCESSABLE, Redactor
+from tests.redaction.conftest import ArrayLike, Pipelines, emit_log
 
 
 class RaisingMapping(dict):  # type: ignore[type-arg]
@@ -129,3 +110,15 @@ def test_a_span_processor_step_that_fails_replaces_its_part_and_the_span_still_e
     assert dict(exported.attributes or {}) == {"password": MARKER, "note": "ok"}
     assert exported.status.description == UNPROCESSABLE
     assert pipes.redactions("kaizen.redactions.unprocessable") == {"span": 1}
+
+
+def test_a_structure_sharing_itself_exponentially_is_cut_by_the_container_budget() -> None:
+    """30 levels of ``[inner, inner]`` are 2^30 paths: the walk stops after MAX_CONTAINERS."""
+    shared: Any = ["password=abc12345"]
+    for _ in range(30):
+        shared = [shared, shared]
+    scrubbed = Redactor().scrub_body(shared)[0]
+    text = str(scrubbed)
+    assert "abc12345" not in text
+    assert UNPROCESSABLE in text
+    assert text.count("password=[REDACTED:secret]") < MAX_CONTAINERS
