@@ -30,7 +30,7 @@ in ``on_emit``. Counters ``kaizen.redactions`` and ``kaizen.redactions.unprocess
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from opentelemetry.attributes import BoundedAttributes
@@ -72,7 +72,9 @@ _SCAN, _SECRET, _SKIP, _SECRET_IN_KEY, _ODD_KEY = 0, 1, 2, 3, 4
 _NUMBERS = frozenset({int, float, bool, type(None)})
 _KEY_CACHE_LIMIT = 4096
 _CLEAN_CACHE_LIMIT = 4096
-_CLEAN_CACHE_MAX_LEN = 64
+#: Strings up to this long are remembered when clean: names, ids, and the exception messages and
+#: status descriptions that repeat while an error lasts. At most 4096 x 256 characters.
+_CLEAN_CACHE_MAX_LEN = 256
 
 
 class _Tally:
@@ -340,6 +342,11 @@ class Redactor:
             # Its Mapping interface goes through the ABC per item (~2.5x slower); the plain dict
             # inside holds the same, already cleaned, values.
             attributes = attributes._dict
+        try:
+            if self._known_clean(attributes):
+                return None
+        except Exception:  # walked below, where a failure is replaced and counted
+            pass
         tally = _Tally()
         try:
             changed = self._mapping(attributes, 1, tally)
@@ -347,6 +354,27 @@ class Redactor:
             changed = _all_unprocessable(attributes, tally)
         self._count(tally, signal)
         return changed
+
+    def _known_clean(self, attributes: Mapping[str, Any]) -> bool:
+        """Whether every value is a number or a string seen clean before, under a plain key.
+
+        The common case for spans and records: answered without scanning or copying anything.
+        """
+        key_cache = self._key_cache
+        clean = self._clean_values
+        for key, value in attributes.items():
+            verdict = key_cache.get(key)
+            if verdict == _SCAN:
+                kind = value.__class__
+                if kind is str:
+                    if value in clean:
+                        continue
+                elif kind in _NUMBERS:
+                    continue
+            elif verdict == _SKIP:
+                continue
+            return False
+        return True
 
     def scrub_body(self, body: Any, signal: str = "log") -> tuple[Any, bool]:
         """A log body with secrets removed, and whether it changed."""
@@ -430,17 +458,32 @@ class RedactingSpanProcessor(SpanProcessor):
         redactor = self._redactor
         if not redactor.enabled:
             return
-        for step in (_scrub_span_name, _scrub_span_attributes, _scrub_status, _scrub_events, _scrub_links):
-            try:
-                step(redactor, span)
-            except Exception:  # never break the application's span.end(); never export raw
-                _scorch(redactor, span, step)
+        # Each part is scrubbed on its own, so one that fails is replaced and the others still go
+        # through; the checks here skip the calls in the common case (a clean name, no status).
+        name = span._name
+        if name.__class__ is not str or name not in redactor._clean_values:
+            _step(redactor, span, _scrub_span_name)
+        if span._attributes:
+            _step(redactor, span, _scrub_span_attributes)
+        if getattr(span._status, "description", True):
+            _step(redactor, span, _scrub_status)
+        if span._events:
+            _step(redactor, span, _scrub_events)
+        if span._links:
+            _step(redactor, span, _scrub_links)
 
     def shutdown(self) -> None:
         return None
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
+
+
+def _step(redactor: Redactor, span: ReadableSpan, step: Callable[[Redactor, ReadableSpan], None]) -> None:
+    try:
+        step(redactor, span)
+    except Exception:  # never break the application's span.end(); never export raw
+        _scorch(redactor, span, step)
 
 
 def _scrub_span_name(redactor: Redactor, span: ReadableSpan) -> None:
@@ -526,19 +569,21 @@ class RedactingLogRecordProcessor(LogRecordProcessor):
         record = log_record.log_record
         try:
             attributes = record.attributes
-            changed = redactor.scrub_attributes(attributes, "log")
-            if changed is not None:
-                record.attributes = _rebuilt(attributes, changed, immutable=False)
+            if attributes:
+                changed = redactor.scrub_attributes(attributes, "log")
+                if changed is not None:
+                    record.attributes = _rebuilt(attributes, changed, immutable=False)
         except Exception:  # never break the application's log call; never export raw
             record.attributes = _rebuilt(None, {"redaction": UNPROCESSABLE}, immutable=False)
+        clean = redactor._clean_values
         try:
             body = record.body
-            if body is not None:
+            if body is not None and (body.__class__ is not str or body not in clean):
                 new_body, body_changed = redactor.scrub_body(body)
                 if body_changed:
                     record.body = new_body
             event_name = getattr(record, "event_name", None)
-            if event_name:
+            if event_name and (event_name.__class__ is not str or event_name not in clean):
                 record.event_name = redactor.scrub_name(event_name, "log")
         except Exception:
             record.body = UNPROCESSABLE

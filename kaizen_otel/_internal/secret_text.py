@@ -88,7 +88,7 @@ _API_KEY_SHAPE_RE = _LazyPattern(
 _AWS_SECRET_RE = _LazyPattern(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 #: Strings longer than this are searched for bare AWS keys only when these words appear in them.
 _AWS_SECRET_FREE_SCAN = 256
-_AWS_CONTEXT = ("aws", "secret", "akia", "asia", "credential")
+_AWS_CONTEXT = ("aws", "secret")
 
 # --- case-insensitive kinds, matched in the lower-cased copy ------------------------------------------
 _BEARER_RE = _LazyPattern(
@@ -304,7 +304,7 @@ class TextScrubber:
         text = self._case_insensitive(text, lower)
         if len(text) >= 13:
             text = scrub_cards(text)
-        if len(text) >= 40 and (len(text) <= _AWS_SECRET_FREE_SCAN or _has_aws_context(text)):
+        if len(text) >= 40 and (len(text) <= _AWS_SECRET_FREE_SCAN or _has_aws_context(lower)):
             text = _AWS_SECRET_RE.get().sub(_replace_aws_secret, text)
         if self._redact_emails and "@" in text:
             text = _EMAIL_RE.get().sub("[REDACTED:email]", text)
@@ -324,8 +324,7 @@ class TextScrubber:
         return _splice(text, spans) if spans else text
 
 
-def _has_aws_context(text: str) -> bool:
-    lower = text.lower()
+def _has_aws_context(lower: str) -> bool:
     return any(word in lower for word in _AWS_CONTEXT)
 
 
