@@ -212,10 +212,17 @@ def _text(status: int, message: str) -> Reply:
 
 
 def _host_name(host: str) -> str:
+    """The name in a ``Host`` header (``name``, ``name:port``, ``[v6]``, ``[v6]:port``); anything
+    else is returned whole, which is not a loopback name."""
     host = host.strip()
     if host.startswith("["):
-        return host[1 : host.find("]")] if "]" in host else host
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        end = host.find("]")
+        rest = host[end + 1 :] if end > 0 else None
+        if rest is not None and (not rest or (rest[0] == ":" and rest[1:].isdigit())):
+            return host[1:end]
+        return host
+    name, colon, port = host.partition(":")
+    return name if not colon or port.isdigit() else host
 
 
 def _int(query: Mapping[str, list[str]], name: str) -> int | None:

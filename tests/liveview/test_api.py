@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 from typing import Any
 
 import pytest
@@ -196,8 +195,54 @@ def test_the_store_is_fed_after_redaction(clean_env: pytest.MonkeyPatch) -> None
     assert "hunter2" not in json.dumps(detail)
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_the_live_view_is_on_in_a_plain_configure(clean_env: pytest.MonkeyPatch) -> None:
     obs = _configure(clean_env)
     assert obs.live_store is not None
     assert obs.live_store.max_runs == 200
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost", True),
+        ("127.0.0.1", True),
+        ("127.1.2.3", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("app.localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.10", False),
+        ("127.0.0.1.evil.example", False),
+        ("localhost.evil.example", False),
+        ("", False),
+    ],
+)
+def test_only_loopback_names_and_addresses_count_as_loopback(host: str, loopback: bool) -> None:
+    from kaizen_otel.liveview import is_loopback
+
+    assert is_loopback(host) is loopback
+
+
+def test_an_ipv6_loopback_host_header_with_a_port_is_accepted(clean_env: pytest.MonkeyPatch) -> None:
+    obs = _configure(clean_env)
+    assert _request(obs, "/api/runs", headers={"Host": "[::1]:9464"})[0] == 200
+    assert _request(obs, "/api/runs", headers={"Host": "[::1].evil.example"})[0] == 403
+
+
+def test_a_post_body_is_read_so_the_next_request_on_the_connection_still_works(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    obs = _configure(clean_env)
+    host, port = obs.metrics_url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.request("POST", "/api/runs", body=b"x" * 1000)
+        first = connection.getresponse()
+        first.read()
+        connection.request("GET", "/api/runs")
+        second = connection.getresponse()
+        assert (first.status, second.status) == (405, 200)
+        assert json.loads(second.read())["runs"] == []
+    finally:
+        connection.close()

@@ -240,3 +240,30 @@ def test_log_records_of_a_run_join_it_and_budget_crossings_are_counted(store: Li
         NOT_CAPTURED,
     ]
     assert store.totals()["budget_crossings"] == 1
+
+
+def test_odd_telemetry_renders_and_never_raises_into_the_host(store: LiveStore) -> None:
+    tracer = _tracer(store)
+    logs = LoggerProvider()
+    logs.add_log_record_processor(store.log_processor)
+    logger = logs.get_logger("agent")
+    with tracer.start_as_current_span(
+        "invoke_agent odd",
+        attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.usage.input_tokens": "many"},
+    ):
+        with tracer.start_as_current_span("plain child"):
+            logger.emit(body={"nested": [1, 2, {"x": None}]})
+            logger.emit(body=None, attributes={"k": (1, 2)})
+        with tracer.start_as_current_span(
+            "chat m",
+            attributes={"gen_ai.operation.name": "chat", "kaizen.cost.usd": float("nan")},
+        ):
+            pass
+    run = LiveApp(store).runs()["runs"][0]
+    assert (run["llm_calls"], run["input_tokens"], run["cost_usd"]) == (1, 0, 0.0)
+    detail = LiveApp(store).run(run["id"])
+    assert detail is not None
+    assert [log["body"] for log in detail["logs"]] == ['{"nested": [1, 2, {"x": null}]}', None]
+    import json
+
+    json.dumps(detail, allow_nan=False)  # the page's JSON.parse accepts it
