@@ -236,6 +236,8 @@ def genai_views(limit: int, *, spans_measured: bool = False) -> list[View]:
     histograms = (
         (sc.METRIC_TOKEN_USAGE, sc.MEASURED_TOKEN_USAGE, sc.TOKEN_USAGE_BUCKETS),
         (sc.METRIC_OPERATION_DURATION, sc.MEASURED_OPERATION_DURATION, sc.OPERATION_DURATION_BUCKETS),
+        (sc.METRIC_TIME_TO_FIRST_CHUNK, sc.MEASURED_TIME_TO_FIRST_CHUNK, sc.OPERATION_DURATION_BUCKETS),
+        (sc.METRIC_TIME_PER_OUTPUT_CHUNK, sc.MEASURED_TIME_PER_OUTPUT_CHUNK, sc.OPERATION_DURATION_BUCKETS),
     )
     views = []
     for name, measured, buckets in histograms:

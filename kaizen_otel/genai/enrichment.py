@@ -50,6 +50,7 @@ from kaizen_otel.genai.budgets import RunBudget
 from kaizen_otel.genai.shapes import SHAPE_LIMIT, agent_shape, tool_shape
 
 if TYPE_CHECKING:
+    from kaizen_otel.genai.instruments import Instruments
     from kaizen_otel.genai.pricing import ModelPrice
     from kaizen_otel.genai.runtime import Runtime
 
@@ -375,6 +376,9 @@ class GenAIEnrichmentProcessor(SpanProcessor):
                     seconds, rt.op_attrs(op, provider, request, response, error_type), context
                 )
                 ins.llm_errors.add(1, rt.error_attrs(provider, request, error_type), context)
+            first = attributes.get(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
+            if first is not None and error_type is None:
+                self._streamed(ins, measure, float(first), seconds, attributes, context)
             if input_tokens is not None:
                 ins.token_usage.record(input_tokens, measure.tokens_in, context)
             if output_tokens is not None:
@@ -392,6 +396,18 @@ class GenAIEnrichmentProcessor(SpanProcessor):
                 address = attributes.get("server.address")
                 if address is not None:
                     run.server = (address, attributes.get("server.port"))
+
+    @staticmethod
+    def _streamed(
+        ins: Instruments, measure: _Measure, first: float, seconds: float, attributes: Any, context: Any
+    ) -> None:
+        """A streamed answer: time to the first chunk, and per chunk after it when counted."""
+        ins.time_to_first_chunk.record(first, measure.duration, context)
+        chunks = attributes.get(sc.KAIZEN_RESPONSE_CHUNKS)
+        if isinstance(chunks, int) and chunks > 1:
+            ins.time_per_output_chunk.record(
+                max(seconds - first, 0.0) / (chunks - 1), measure.duration, context
+            )
 
     def _agent_run(self, rt: Runtime, span: Span, attributes: Any, node: _Node | None) -> None:
         span_id = span.context.span_id

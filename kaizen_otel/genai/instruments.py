@@ -37,6 +37,8 @@ class Instruments:
         "llm_errors",
         "operation_duration",
         "run_duration",
+        "time_per_output_chunk",
+        "time_to_first_chunk",
         "token_usage",
         "tool_calls",
         "tool_duration",
@@ -55,6 +57,18 @@ class Instruments:
             sc.MEASURED_OPERATION_DURATION if renamed else sc.METRIC_OPERATION_DURATION,
             unit="s",
             description="GenAI operation duration.",
+            explicit_bucket_boundaries_advisory=sc.OPERATION_DURATION_BUCKETS,
+        )
+        self.time_to_first_chunk = meter.create_histogram(
+            sc.MEASURED_TIME_TO_FIRST_CHUNK if renamed else sc.METRIC_TIME_TO_FIRST_CHUNK,
+            unit="s",
+            description="Time to receive the first chunk of a streamed response.",
+            explicit_bucket_boundaries_advisory=sc.OPERATION_DURATION_BUCKETS,
+        )
+        self.time_per_output_chunk = meter.create_histogram(
+            sc.MEASURED_TIME_PER_OUTPUT_CHUNK if renamed else sc.METRIC_TIME_PER_OUTPUT_CHUNK,
+            unit="s",
+            description="Time between consecutive chunks of a streamed response, after the first.",
             explicit_bucket_boundaries_advisory=sc.OPERATION_DURATION_BUCKETS,
         )
         self.agent_runs = meter.create_counter(

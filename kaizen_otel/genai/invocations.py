@@ -156,6 +156,9 @@ class _Noop:
     def heartbeat(self) -> None:
         return None
 
+    def chunk(self) -> None:
+        return None
+
     def iteration(self) -> _Noop:
         return self
 
@@ -451,6 +454,8 @@ class LLMInvocation(_Invocation):
     __slots__ = (
         "_attrs_key",
         "_cached",
+        "_chunks",
+        "_first_chunk",
         "_input",
         "_output",
         "_reasoning",
@@ -485,6 +490,8 @@ class LLMInvocation(_Invocation):
         self._output: int | None = None
         self._cached = 0
         self._reasoning = 0
+        self._chunks = 0
+        self._first_chunk = 0.0
         self._response: dict[str, Any] | None = None
         agent = run.name if run is not None else None
         self._shape = shape = rt.llm_shapes.get((provider, model, operation, agent)) or llm_shape(
@@ -558,6 +565,13 @@ class LLMInvocation(_Invocation):
             response[sc.GEN_AI_OUTPUT_MESSAGES] = _to_json(output)
         self._response = response
 
+    def chunk(self) -> None:
+        """One chunk of a streamed answer arrived: gives ``gen_ai.client.operation.time_to_first_chunk``
+        and ``time_per_output_chunk`` (call it per chunk, from the first)."""
+        if not self._chunks:
+            self._first_chunk = _perf()
+        self._chunks += 1
+
     def set_output(self, output: Any) -> None:
         """Completion messages (recorded only when message-content capture is on)."""
         self.set_response(output=output)
@@ -585,6 +599,9 @@ class LLMInvocation(_Invocation):
                 end_attrs[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = self._cached
             if self._reasoning:
                 end_attrs[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = self._reasoning
+            if self._chunks:
+                end_attrs[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self._first_chunk - self._started
+                end_attrs[sc.KAIZEN_RESPONSE_CHUNKS] = self._chunks
             if end_attrs:
                 span.set_attributes(end_attrs)
         if error_type is not None:

@@ -31,6 +31,7 @@ GEN_AI_USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
 GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
 GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read.input_tokens"
 GEN_AI_USAGE_REASONING_OUTPUT_TOKENS = "gen_ai.usage.reasoning.output_tokens"
+GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK = "gen_ai.response.time_to_first_chunk"  # seconds, streaming
 GEN_AI_AGENT_NAME = "gen_ai.agent.name"
 GEN_AI_AGENT_ID = "gen_ai.agent.id"
 GEN_AI_AGENT_DESCRIPTION = "gen_ai.agent.description"
@@ -54,6 +55,7 @@ TOKEN_TYPE_OUTPUT = "output"
 # --- kaizen.* attributes ----------------------------------------------------------------------
 KAIZEN_OUTCOME = "kaizen.outcome"  # "success" | "error" (bounded; on metrics)
 KAIZEN_COST_USD = "kaizen.cost.usd"  # span attribute: cost of one LLM call
+KAIZEN_RESPONSE_CHUNKS = "kaizen.response.chunks"  # span attribute: chunks of a streamed answer
 KAIZEN_RUN_COST_USD = "kaizen.run.cost.usd"  # span attribute: total cost of an agent run
 KAIZEN_RUN_TOKENS = "kaizen.run.tokens"  # span attribute: total tokens of an agent run
 KAIZEN_RUN_ITERATIONS = "kaizen.run.iterations"
@@ -72,10 +74,14 @@ KIND_TOKENS = "tokens"
 # --- metrics ----------------------------------------------------------------------------------
 METRIC_TOKEN_USAGE = "gen_ai.client.token.usage"
 METRIC_OPERATION_DURATION = "gen_ai.client.operation.duration"
+METRIC_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"
+METRIC_TIME_PER_OUTPUT_CHUNK = "gen_ai.client.operation.time_per_output_chunk"
 #: The instrument names of the two above on a meter provider built by ``configure()``: views
 #: export them under the standard names and drop every other scope's histogram of those names.
 MEASURED_TOKEN_USAGE = "kaizen.measured.gen_ai.client.token.usage"
 MEASURED_OPERATION_DURATION = "kaizen.measured.gen_ai.client.operation.duration"
+MEASURED_TIME_TO_FIRST_CHUNK = "kaizen.measured.gen_ai.client.operation.time_to_first_chunk"
+MEASURED_TIME_PER_OUTPUT_CHUNK = "kaizen.measured.gen_ai.client.operation.time_per_output_chunk"
 METRIC_AGENT_RUNS = "kaizen.agent.runs"
 METRIC_AGENT_RUN_DURATION = "kaizen.agent.run.duration"
 METRIC_AGENT_ACTIVE_RUNS = "kaizen.agent.active_runs"

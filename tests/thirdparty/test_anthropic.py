@@ -68,6 +68,8 @@ def test_the_instrumentations_token_unit_makes_no_second_family(configured, inst
     assert "gen_ai_client_token_usage_token" not in page
     assert page.count("# TYPE gen_ai_client_token_usage histogram") == 1
     assert page.count("# TYPE gen_ai_client_operation_duration_seconds histogram") == 1
+    # the client's own tracing says when the first chunk of the streamed answer came
+    assert page.count("# TYPE gen_ai_client_operation_time_to_first_chunk_seconds histogram") == 1
     promtool_check(page)
 
 
