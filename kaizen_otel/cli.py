@@ -131,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     from kaizen_otel.audit.cli import register
 
     register(sub)
+    from kaizen_otel._internal import doctor
+
+    doctor.register(sub)
     return parser
 
 

@@ -26,6 +26,20 @@ class KaizenDistro(BaseDistro):
     def _configure(self, **kwargs: Any) -> None:
         _log.debug("kaizen_otel distro selected")
 
+    def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
+        """As the base distro does; a failure is also logged once at WARNING (the loader says DEBUG).
+
+        ``opentelemetry-instrument`` calls this only after checking that the instrumented library
+        is installed, so any failure here means that library's calls go untraced.
+        """
+        try:
+            super().load_instrumentor(entry_point, **kwargs)
+        except Exception as exc:
+            from kaizen_otel._internal.doctor import warn_failed_instrumentation
+
+            warn_failed_instrumentation(entry_point.name, exc)
+            raise
+
 
 class KaizenConfigurator(_BaseConfigurator):
     """Runs ``configure()`` from environment variables alone; never raises into the host."""

@@ -968,6 +968,15 @@ class Resolved(_Frozen):
         self._set(settings=settings, sources=sources, problems=problems)
 
 
+def instrument_selection(environ: Mapping[str, str] | None = None) -> dict[str, str | None]:
+    """The variables ``opentelemetry-instrument`` picks its distro and configurator by (doctor).
+
+    Not settings of ours: read here only because this is the one module that reads the environment.
+    """
+    env = os.environ if environ is None else environ
+    return {name: env.get(name) or None for name in ("OTEL_PYTHON_DISTRO", "OTEL_PYTHON_CONFIGURATOR")}
+
+
 def resolve(
     overrides: Mapping[str, Any] | None = None,
     *,
