@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable
 
 from kaizen_otel._internal.secret_cards import scrub_cards
-from kaizen_otel._internal.secret_urls import scrub_url_credentials, scrub_webhooks
+from kaizen_otel._internal.secret_urls import scrub_signed_urls, scrub_url_credentials, scrub_webhooks
 from kaizen_otel.exceptions import KaizenConfigError
 
 __all__ = ["TextScrubber", "aligned_lower"]
@@ -99,7 +99,7 @@ _BASIC_RE = _LazyPattern(r"(basic\s+)([a-z0-9+/]{6,}={0,2})(?![a-z0-9+/=])")
 _KV_KEYS = (
     r"password|passwd|passphrase|pass|pwd|client[_-]?secret|secret[_-]?key|secret"
     r"|api[_-]?key|apikey|access[_-]?key|private[_-]?key|account[_-]?key|sharedaccesskey"
-    r"|(?:access|refresh|auth|id|session|bearer|csrf|api)[_-]?token|token"
+    r"|(?:access|refresh|auth|id|session|bearer|csrf|api)[_-]?token|token|set-cookie|cookie"
 )
 #: ``password=...``, ``"api_key": "..."``, ``token: ...``, ``password="two words"`` in free text.
 _SECRET_KV_RE = _LazyPattern(
@@ -109,7 +109,7 @@ _SECRET_KV_RE = _LazyPattern(
 #: ``<password>...</password>``, ``<db:Password type="x">...</``.
 _SECRET_XML_RE = _LazyPattern(rf"<(?:[a-z0-9_.-]+:)?({_KV_KEYS})(?:\s[^<>]*)?>([^<]+)</")
 #: Every key of ``_SECRET_KV_RE`` contains one of these, at most ``_KV_LOOKBACK`` characters in.
-_KV_TRIGGERS = ("pass", "pwd", "secret", "key", "token")
+_KV_TRIGGERS = ("pass", "pwd", "secret", "key", "token", "cookie")
 _KV_LOOKBACK = 12
 _EMAIL_RE = _LazyPattern(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 
@@ -295,7 +295,7 @@ class TextScrubber:
         if "eyJ" in text:
             text = _JWT_RE.get().sub("[REDACTED:jwt]", text)
         if "://" in text:
-            text = scrub_url_credentials(text)
+            text = scrub_signed_urls(scrub_url_credentials(text))
             if "webhook" in text or "hooks." in text:
                 text = scrub_webhooks(text)
         if _API_KEY_TRIGGER_RE.search(text) is not None:

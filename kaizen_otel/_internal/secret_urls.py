@@ -16,10 +16,11 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-__all__ = ["URL_MARKER", "scrub_url_credentials", "scrub_webhooks"]
+__all__ = ["URL_MARKER", "scrub_signed_urls", "scrub_url_credentials", "scrub_webhooks"]
 
 URL_MARKER = "[REDACTED:url_password]"
 WEBHOOK_MARKER = "[REDACTED:webhook]"
+SIGNATURE_MARKER = "[REDACTED:secret]"
 
 #: ``scheme://`` and the run of characters a URL in free text can span.
 _URL_RUN_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^\s\"'<>`]+)")
@@ -29,6 +30,15 @@ _WEBHOOK_RE = re.compile(
     r"(https?://(?:hooks\.slack\.com|discord(?:app)?\.com/api/webhooks|[A-Za-z0-9.-]+\.webhook\.office\.com)/)"
     r"[^\s\"'<>`]+"
 )
+
+#: Query parameters that sign a URL (Azure SAS, AWS and Google pre-signed URLs): the value is the
+#: credential, valid until the URL expires.
+_SIGNATURE_RE = re.compile(
+    r"([?&](?:sig|signature|x-amz-signature|x-amz-security-token|x-goog-signature|x-goog-credential)=)"
+    r"[^&#\s\"'<>`]+",
+    re.IGNORECASE,
+)
+_SIGNATURE_HINTS = ("sig=", "Sig=", "ignature=", "IGNATURE=", "ecurity-Token=", "oog-Credential=")
 
 
 def _authority_end(run: str, start: int) -> int:
@@ -93,3 +103,10 @@ def scrub_url_credentials(text: str) -> str:
 def scrub_webhooks(text: str) -> str:
     """``text`` with the secret path of incoming-webhook URLs (Slack, Discord, Teams) replaced."""
     return _WEBHOOK_RE.sub(lambda match: match.group(1) + WEBHOOK_MARKER, text)
+
+
+def scrub_signed_urls(text: str) -> str:
+    """``text`` with the signature of pre-signed and SAS URLs replaced (``...&sig=[REDACTED:secret]``)."""
+    if not any(hint in text for hint in _SIGNATURE_HINTS):
+        return text
+    return _SIGNATURE_RE.sub(lambda match: match.group(1) + SIGNATURE_MARKER, text)

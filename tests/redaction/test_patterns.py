@@ -54,9 +54,16 @@ def test_the_lower_cased_copy_keeps_every_position() -> None:
         ("https://user@example.com/x", "https://user@example.com/x"),
         ("https://example.com:8443/a@b", "https://example.com:8443/a@b"),
         ("http://[::1:80/x", "http://[::1:80/x"),
+        (
+            "https://b.s3.amazonaws.com/k?X-Amz-Signature=abc123&X-Amz-Security-Token=zz9&v=1",
+            "https://b.s3.amazonaws.com/k?X-Amz-Signature=[REDACTED:secret]"
+            "&X-Amz-Security-Token=[REDACTED:secret]&v=1",
+        ),
     ],
 )
-def test_url_passwords_are_found_with_empty_users_slashes_and_at_signs(text: str, expected: str) -> None:
+def test_url_credentials_are_found_with_empty_users_slashes_at_signs_and_signatures(
+    text: str, expected: str
+) -> None:
     assert REDACTOR.redact_text(text) == expected
 
 
