@@ -19,6 +19,7 @@ _LAZY = {
     "MetricsCollector": "kaizen_otel.compat.metrics",
     "ObservabilityManager": "kaizen_otel.compat.manager",
     "ObservabilityMixin": "kaizen_otel.compat.agent",
+    "RunMetricsHook": "kaizen_otel.compat.agent",
     "RunTracingHook": "kaizen_otel.compat.agent",
     "TracingManager": "kaizen_otel.compat.tracing",
     "agent_hooks": "kaizen_otel.compat.agent",

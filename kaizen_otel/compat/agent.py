@@ -42,7 +42,7 @@ from kaizen_otel.genai.hooks import (
 )
 from kaizen_otel.logging import StructuredLogger
 
-__all__ = ["LoggingHook", "ObservabilityMixin", "RunTracingHook", "agent_hooks"]
+__all__ = ["LoggingHook", "ObservabilityMixin", "RunMetricsHook", "RunTracingHook", "agent_hooks"]
 
 _log = logging.getLogger("kaizen_otel.compat")
 
@@ -82,6 +82,20 @@ class RunTracingHook(TracingHook):
         return super().process(context)
 
 
+class RunMetricsHook(MetricsHook):
+    """:class:`MetricsHook` for an agent whose run span the GenAI enrichment already counts.
+
+    The run's ``invoke_agent`` span is a GenAI span like any producer's: the enrichment processor
+    counts it (runs, duration, active runs, heartbeat) and rolls the cost and tokens of the model
+    calls inside it up to it. Counting the agent-loop events here too would count each run twice.
+    """
+
+    def process(self, context: HookContext) -> HookResult:
+        if context.event_name in _LOOP_EVENTS:
+            return HookResult(data={"skipped": True})
+        return super().process(context)
+
+
 _LOOP_EVENTS = frozenset({HookEvent.PRE_AGENT_LOOP.value, HookEvent.POST_AGENT_LOOP.value})
 
 
@@ -100,7 +114,8 @@ def agent_hooks(
     if tracing is not None:
         hooks.append(RunTracingHook(tracing, events_to_trace))
     if manager.metrics is not None:
-        hooks.append(MetricsHook())
+        runs_counted = tracing is not None and tracing.enriched and _traces_loop(events_to_trace)
+        hooks.append(RunMetricsHook() if runs_counted else MetricsHook())
     if manager.audit is not None:
         hooks.append(AuditHook(_SyncAudit(manager.audit)))
     logger = manager.get_logger(manager.service_name)
@@ -216,7 +231,6 @@ class _RunShape:
             sc.GEN_AI_OPERATION_NAME: sc.OP_INVOKE_AGENT,
             sc.GEN_AI_AGENT_NAME: name,
             sc.GEN_AI_AGENT_ID: agent_id,
-            sc.KAIZEN_HOOK_EVENT: HookEvent.PRE_AGENT_LOOP.value,
         }
 
     def span(self) -> Any:

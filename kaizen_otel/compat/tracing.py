@@ -298,5 +298,16 @@ class TracingManager:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def enriched(self) -> bool:
+        """True when the spans go through kaizen_otel's own pipeline, whose GenAI enrichment turns
+        ``invoke_agent`` / ``execute_tool`` / model-call spans into the agent metrics."""
+        handle = self._handle
+        return (
+            handle is not None
+            and self.tracer_provider is not None
+            and (self.tracer_provider is handle.tracer_provider)
+        )
+
     def __repr__(self) -> str:
         return f"TracingManager(service_name={self.service_name!r}, endpoint={self.endpoint!r})"

@@ -61,7 +61,7 @@ def test_enabling_returns_the_manager_named_after_the_agent_and_registers_the_ho
     assert isinstance(obs, ObservabilityManager)
     assert obs.get_service_name() == "researcher-1"
     names = sorted(type(h).__name__ for h in agent._hook_manager.hooks)
-    assert names == ["AuditHook", "LoggingHook", "MetricsHook", "RunTracingHook"]
+    assert names == ["AuditHook", "LoggingHook", "RunMetricsHook", "RunTracingHook"]
     agent.cleanup()
     assert agent._hook_manager.hooks == () and obs.closed
 
@@ -221,3 +221,46 @@ def test_events_to_trace_without_the_agent_loop_trace_only_the_tools(otlp: Rotel
     name = obs.get_service_name()
     (tool,) = otlp.wait_for(lambda r: r["signal"] == "span" and r["service_name"] == name)
     assert tool["name"] == "execute_tool search" and tool["parent_span_id"] == ""
+
+
+class PayingAgent(ObservabilityMixin):
+    """An agent whose run() makes a priced model call through the helpers."""
+
+    agent_id = "paying"
+
+    def run(self) -> None:
+        with kaizen_otel.llm_call("openai", "gpt-4o") as call:
+            call.record_usage(input_tokens=1000, output_tokens=200)
+
+
+def test_the_run_span_is_a_genai_run_whose_model_calls_roll_up_into_it(otlp: Rotel) -> None:
+    agent = PayingAgent()
+    obs = agent.enable_observability(service_name=f"paying-{uuid.uuid4().hex[:8]}", enable_audit=False)
+    agent.run()
+    handle = obs.handle
+    assert handle is not None and handle.metrics_url is not None
+    name = obs.get_service_name()
+    page = _get(handle.metrics_url)
+    assert f'kaizen_agent_runs_total{{gen_ai_agent_name="{name}",kaizen_outcome="success"}} 1.0' in page
+    agent.cleanup()
+    spans = otlp.wait_for(lambda r: r["signal"] == "span" and r["service_name"] == name, count=2)
+    by_name = {s["name"]: s for s in spans}
+    run, chat = by_name[f"invoke_agent {name}"], by_name["chat gpt-4o"]
+    assert chat["parent_span_id"] == run["span_id"]
+    assert chat["attributes"]["kaizen.cost.usd"] > 0
+    assert run["attributes"]["kaizen.run.tokens"] == 1200
+    assert run["attributes"]["kaizen.run.cost.usd"] == chat["attributes"]["kaizen.cost.usd"]
+
+
+def test_without_tracing_the_hooks_count_the_runs() -> None:
+    agent = QAAgent(f"untraced-{uuid.uuid4().hex[:8]}")
+    obs = agent.enable_observability(enable_tracing=False, enable_audit=False)
+    assert "MetricsHook" in [type(h).__name__ for h in agent._hook_manager.hooks]
+    agent.run("q")
+    agent.run("q")
+    handle = obs.handle
+    assert handle is not None and handle.metrics_url is not None
+    page = _get(handle.metrics_url)
+    name = obs.get_service_name()
+    assert f'kaizen_agent_runs_total{{gen_ai_agent_name="{name}",kaizen_outcome="success"}} 2.0' in page
+    agent.cleanup()
