@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from opentelemetry.trace import SpanKind
 
+from kaizen_otel.genai import conventions as cv
 from kaizen_otel.genai import semconv as sc
 from kaizen_otel.liveview.store import LiveStore, Run, SpanRecord
 
@@ -32,20 +33,10 @@ __all__ = ["CONTENT_KEYS", "LiveApp", "Reply", "is_loopback"]
 #: (status, body, content type, extra headers)
 Reply = tuple[int, bytes, str, Mapping[str, str]]
 
-#: Attributes holding message content (GenAI conventions, older spec names, OpenLLMetry's).
-CONTENT_KEYS = frozenset(
-    {
-        sc.GEN_AI_INPUT_MESSAGES,
-        sc.GEN_AI_OUTPUT_MESSAGES,
-        sc.GEN_AI_SYSTEM_INSTRUCTIONS,
-        sc.GEN_AI_TOOL_CALL_ARGUMENTS,
-        sc.GEN_AI_TOOL_CALL_RESULT,
-        "gen_ai.prompt",
-        "gen_ai.completion",
-        "gen_ai.tool.definitions",
-    }
-)
-_CONTENT_PREFIXES = ("gen_ai.prompt.", "gen_ai.completion.", "llm.prompts", "llm.completions")
+#: Attributes holding message content: the conventions' table of every producer's names, and the
+#: older spec names.
+CONTENT_KEYS = cv.CONTENT_ATTRIBUTES | {"gen_ai.prompt", "gen_ai.completion", "gen_ai.tool.definitions"}
+_CONTENT_PREFIXES = (*cv.CONTENT_ATTRIBUTE_PREFIXES, "llm.completions")
 NOT_CAPTURED = "(not captured: content capture is off)"
 MAX_VALUE = 4000
 
@@ -327,7 +318,7 @@ def _span(record: SpanRecord, origin_ns: int, capture: bool) -> dict[str, Any]:
         "id": format(span_id, "016x"),
         "parent": format(parent_id, "016x") if parent_id else None,
         "name": name,
-        "operation": attrs.get(sc.GEN_AI_OPERATION_NAME),
+        "operation": cv.operation(attrs),
         "kind": _KINDS.get(kind, str(kind)),
         "start_ms": (start - origin_ns) / 1e6,
         "duration_ms": (end - start) / 1e6,

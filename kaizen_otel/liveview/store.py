@@ -25,6 +25,7 @@ from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import StatusCode
 
+from kaizen_otel.genai import conventions as cv
 from kaizen_otel.genai import semconv as sc
 
 __all__ = ["LiveStore", "Run", "SpanRecord"]
@@ -33,7 +34,7 @@ _OP = sc.GEN_AI_OPERATION_NAME
 _AGENT_OP = sc.OP_INVOKE_AGENT
 _TOOL_OP = sc.OP_EXECUTE_TOOL
 #: Operations that call a model: counted as LLM calls, their tokens and cost summed.
-LLM_OPS = frozenset({sc.OP_CHAT, sc.OP_TEXT_COMPLETION, sc.OP_GENERATE_CONTENT, sc.OP_EMBEDDINGS})
+LLM_OPS = cv.LLM_OPERATIONS
 GENAI_OPS = LLM_OPS | {_AGENT_OP, _TOOL_OP}
 _IN = sc.GEN_AI_USAGE_INPUT_TOKENS
 _OUT = sc.GEN_AI_USAGE_OUTPUT_TOKENS
@@ -117,7 +118,8 @@ class Run:
         name = span.name
         prefix = operation + " "
         self.agent = str(
-            attrs.get(sc.GEN_AI_AGENT_NAME) or (name[len(prefix) :] if name.startswith(prefix) else name)
+            cv.attribute(attrs, sc.GEN_AI_AGENT_NAME)
+            or (name[len(prefix) :] if name.startswith(prefix) else name)
         )
         agent_id = attrs.get(sc.GEN_AI_AGENT_ID)
         self.agent_id = str(agent_id) if agent_id is not None else None
@@ -214,6 +216,9 @@ class LiveStore:
         self._lock = threading.Lock()
         self._runs: OrderedDict[int, Run] = OrderedDict()
         self._open: dict[int, Run] = {}
+        #: Open model-call spans inside runs, and the ones that are a second record of one.
+        self._model_calls: set[int] = set()
+        self._duplicates: set[int] = set()
         self._bytes = 0
         self._retired = Totals()
         self._evicted_open: set[Run] = set()
@@ -239,20 +244,33 @@ class LiveStore:
         parent = span._parent
         run = self._open.get(parent.span_id) if parent is not None else None
         attrs = _plain(span._attributes)
-        op = attrs.get(_OP)
+        op = _operation(attrs) if attrs else None
         if op == _AGENT_OP or (run is None and op in GENAI_OPS):
             self._start_run(span, str(op), attrs, run)
         elif run is not None:
             if len(self._open) >= MAX_OPEN_SPANS:
                 self.untracked_spans += 1
                 return
-            self._open[span._context.span_id] = run  # type: ignore[union-attr]
+            span_id = span._context.span_id  # type: ignore[union-attr]
+            self._open[span_id] = run
+            if op in LLM_OPS:
+                self._model_call(span_id, parent)
+
+    def _model_call(self, span_id: int, parent: Any) -> None:
+        """A model call inside another one is a second record of the same call (our ``llm_call``
+        around an instrumented client): kept in the tree, not counted again."""
+        if parent.span_id in self._model_calls:
+            self._duplicates.add(span_id)
+        else:
+            self._model_calls.add(span_id)
 
     def _start_run(self, span: Span, op: str, attrs: Any, parent: Run | None) -> None:
         if len(self._open) >= MAX_OPEN_SPANS:
             self.untracked_spans += 1
             return
         new = Run(span, op, attrs, parent)
+        if op in LLM_OPS:
+            self._model_calls.add(new.span_id)
         with self._lock:
             if parent is not None and not parent.evicted:
                 parent.children.append(new)
@@ -268,7 +286,7 @@ class LiveStore:
         if run is None:
             return
         attrs = _plain(span._attributes)
-        op = attrs.get(_OP)
+        op = _operation(attrs) if attrs else None
         status = span._status
         failed = status.status_code is _ERROR
         parent = span._parent
@@ -303,7 +321,7 @@ class LiveStore:
                     run.tool_calls += 1
                     if failed:
                         run.tool_errors += 1
-                elif op in LLM_OPS:
+                elif op in LLM_OPS and self._counted(span_id):
                     self._count_llm(run, attrs, failed)
             if span_id == run.span_id:
                 self._finish(run, record, failed)
@@ -312,15 +330,23 @@ class LiveStore:
                     self._retired.add(run)
             self.version += 1
 
+    def _counted(self, span_id: int) -> bool:
+        """False for the second record of a model call; forgets the ended span either way."""
+        self._model_calls.discard(span_id)
+        if span_id in self._duplicates:
+            self._duplicates.discard(span_id)
+            return False
+        return True
+
     def _count_llm(self, run: Run, attrs: Any, failed: bool) -> None:
         run.llm_calls += 1
         if failed:
             run.llm_errors += 1
-        tokens_in = attrs.get(_IN)
-        if tokens_in.__class__ is int:
+        tokens_in = cv.tokens(attrs, _IN)
+        if tokens_in is not None:
             run.input_tokens += tokens_in
-        tokens_out = attrs.get(_OUT)
-        if tokens_out.__class__ is int:
+        tokens_out = cv.tokens(attrs, _OUT)
+        if tokens_out is not None:
             run.output_tokens += tokens_out
         cost = attrs.get(_COST)
         if cost.__class__ in (float, int) and 0 < cost < _INF:
@@ -491,6 +517,7 @@ class LiveStore:
 
 
 _EMPTY: dict[str, Any] = {}
+_operation = cv.operation
 
 
 def _plain(attrs: Any) -> Any:

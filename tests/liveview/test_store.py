@@ -267,3 +267,47 @@ def test_odd_telemetry_renders_and_never_raises_into_the_host(store: LiveStore) 
     import json
 
     json.dumps(detail, allow_nan=False)  # the page's JSON.parse accepts it
+
+
+def test_a_model_call_recorded_twice_counts_once(store: LiveStore) -> None:
+    """Our llm_call around an instrumented client: two chat spans, one call."""
+    tracer = _tracer(store)
+    usage = {"gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": 10, "kaizen.cost.usd": 0.5}
+    agent = {"gen_ai.operation.name": "invoke_agent"}
+    with (
+        tracer.start_as_current_span("invoke_agent a", attributes=agent),
+        tracer.start_as_current_span("chat outer", attributes=usage),
+        tracer.start_as_current_span("chat inner", attributes=usage),
+    ):
+        pass
+    run = LiveApp(store).runs()["runs"][0]
+    assert (run["llm_calls"], run["input_tokens"], run["cost_usd"]) == (1, 10, 0.5)
+    assert run["spans"] == 3  # both records stay in the tree
+
+
+def test_a_neighbouring_convention_is_read_through_the_shared_table(store: LiveStore) -> None:
+    """OpenInference spans carry no gen_ai.* attribute at all."""
+    tracer = _tracer(store)
+    with (
+        tracer.start_as_current_span(
+            "agent", attributes={"openinference.span.kind": "AGENT", "agent.name": "researcher"}
+        ),
+        tracer.start_as_current_span(
+            "llm",
+            attributes={
+                "openinference.span.kind": "LLM",
+                "llm.token_count.prompt": 120,
+                "llm.token_count.completion": 30,
+                "input.value": "the user's question",
+            },
+        ),
+    ):
+        pass
+    run = LiveApp(store).runs()["runs"][0]
+    assert (run["agent"], run["llm_calls"], run["input_tokens"], run["output_tokens"]) == (
+        "researcher",
+        1,
+        120,
+        30,
+    )
+    assert "the user's question" not in str(LiveApp(store).run(run["id"]))
