@@ -75,6 +75,7 @@ def _bare_step() -> Any:
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     from benchmarks.bench_agent_step import CountingDropLogs, CountingDropSpans
+    from kaizen_otel.genai import semconv as sc
 
     tp = TracerProvider()
     tp.add_span_processor(BatchSpanProcessor(CountingDropSpans()))
@@ -82,22 +83,41 @@ def _bare_step() -> Any:
     lp = LoggerProvider()
     lp.add_log_record_processor(BatchLogRecordProcessor(CountingDropLogs()))
     tracer, meter, logger = tp.get_tracer("bare"), mp.get_meter("bare"), lp.get_logger("bare")
-    tokens = meter.create_histogram("gen_ai.client.token.usage", "{token}")
-    tools = meter.create_counter("kaizen.tool.calls", "{call}")
-    runs = meter.create_counter("kaizen.agent.runs", "{run}")
+    # The same metric families and attributes the helpers record, each under the step's names.
+    tokens = meter.create_histogram(sc.METRIC_TOKEN_USAGE, "{token}")
+    duration = meter.create_histogram(sc.METRIC_OPERATION_DURATION, "s")
+    cost = meter.create_counter(sc.METRIC_COST, sc.UNIT_USD)
+    tool_calls = meter.create_counter(sc.METRIC_TOOL_CALLS, "{call}")
+    tool_duration = meter.create_histogram(sc.METRIC_TOOL_DURATION, "s")
+    runs = meter.create_counter(sc.METRIC_AGENT_RUNS, "{run}")
+    run_duration = meter.create_histogram(sc.METRIC_AGENT_RUN_DURATION, "s")
+    active = meter.create_up_down_counter(sc.METRIC_AGENT_ACTIVE_RUNS, "{run}")
 
     def step(i: int) -> None:
-        agent = f"agent-{i}"
-        with tracer.start_as_current_span(f"invoke_agent {agent}", attributes={"gen_ai.agent.name": agent}):
-            with tracer.start_as_current_span(
-                f"chat model-{i}", attributes={"gen_ai.request.model": f"model-{i}"}
-            ):
-                tokens.record(100, {"gen_ai.request.model": f"model-{i}", "gen_ai.token.type": "input"})
-                tokens.record(20, {"gen_ai.request.model": f"model-{i}", "gen_ai.token.type": "output"})
-            with tracer.start_as_current_span(f"execute_tool tool-{i}"):
-                tools.add(1, {"gen_ai.tool.name": f"tool-{i}", "gen_ai.agent.name": agent})
+        agent, model, tool = f"agent-{i}", f"model-{i}", f"tool-{i}"
+        agent_attrs = {"gen_ai.agent.name": agent}
+        with tracer.start_as_current_span(f"invoke_agent {agent}", attributes=agent_attrs):
+            active.add(1, agent_attrs)
+            op = {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.provider.name": "openai",
+                "gen_ai.request.model": model,
+            }
+            with tracer.start_as_current_span(f"chat {model}", attributes=op):
+                tokens.record(100, {**op, "gen_ai.token.type": "input"})
+                tokens.record(20, {**op, "gen_ai.token.type": "output"})
+            duration.record(0.001, op)
+            cost.add(1e-5, {"gen_ai.provider.name": "openai", "gen_ai.request.model": model, **agent_attrs})
+            with tracer.start_as_current_span(f"execute_tool {tool}"):
+                pass
+            tool_attrs = {"gen_ai.tool.name": tool, **agent_attrs, "kaizen.outcome": "success"}
+            tool_calls.add(1, tool_attrs)
+            tool_duration.record(0.001, tool_attrs)
             logger.emit(severity_number=SeverityNumber.INFO, body="step done", attributes={"step": i})
-        runs.add(1, {"gen_ai.agent.name": agent})
+        run_attrs = {**agent_attrs, "kaizen.outcome": "success"}
+        runs.add(1, run_attrs)
+        run_duration.record(0.002, run_attrs)
+        active.add(-1, agent_attrs)
 
     return step
 
