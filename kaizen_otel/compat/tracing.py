@@ -11,8 +11,10 @@ building a provider of its own, which OpenTelemetry would ignore after the first
 * One exporter per endpoint: managers naming the same endpoint share one processor, which stays
   attached to the provider until it shuts down (bounded by the number of endpoints), and an
   endpoint the pipeline already exports to (``OTEL_EXPORTER_OTLP_ENDPOINT``) is not added twice.
-* ``jaeger_host=None`` means: the pipeline's OTLP endpoint when one is configured, else
-  ``localhost:4317`` (the documents' default).
+* ``jaeger_host=None`` means: the pipeline's OTLP endpoint when one is configured; the process's
+  own span exporters when they were chosen explicitly (``OTEL_TRACES_EXPORTER``, ``configure(
+  traces_exporter=...)``, ``kaizen_otel.testing.capture_telemetry()``); else ``localhost:4317``
+  (the documents' default).
 * ``service.name`` belongs to the process's resource. A manager with another service name puts
   it on its spans as ``gen_ai.agent.name``.
 """
@@ -137,6 +139,13 @@ def _pipeline_endpoint(handle: Any) -> str | None:
     return parsed.netloc or None
 
 
+def _exporters_chosen(handle: Any) -> bool:
+    """True when the span exporters were set on purpose (``OTEL_TRACES_EXPORTER``, an argument,
+    ``capture_telemetry()``), not derived from defaults: that choice wins over the documents' Jaeger."""
+    sources = getattr(handle, "sources", None) or {}
+    return not str(sources.get("traces_exporter", "default")).startswith("default")
+
+
 class TracingManager:
     """Spans of agent events, exported over OTLP/gRPC to Jaeger (or any OTLP receiver)."""
 
@@ -171,17 +180,22 @@ class TracingManager:
             provider = trace.get_tracer_provider()  # an SDK provider another library installed
         self.tracer_provider: Any = provider
         existing = _pipeline_endpoint(handle)
-        if jaeger_host is None and existing is not None:
-            self.jaeger_host, self.jaeger_port = existing.rsplit(":", 1)[0], int(existing.rsplit(":", 1)[1])
+        #: ``host:port`` this manager's spans are sent to over OTLP/gRPC; None when they go
+        #: wherever the process's own span exporters send them.
+        self.endpoint: str | None
+        if jaeger_host is None and (existing is not None or _exporters_chosen(handle)):
+            self.jaeger_host = existing.rsplit(":", 1)[0] if existing else None
+            self.jaeger_port = int(existing.rsplit(":", 1)[1]) if existing else self.jaeger_port
+            self.endpoint = existing
         else:
             self.jaeger_host = jaeger_host or _DEFAULT_HOST
-        self.endpoint = f"{self.jaeger_host}:{self.jaeger_port}"
+            self.endpoint = f"{self.jaeger_host}:{self.jaeger_port}"
         if provider is None:
             _log.warning("kaizen_otel: tracing is not installed in this process; TracingManager is a no-op")
             self.tracer: trace.Tracer = trace.get_tracer(_SCOPE)
             return
-        if self.endpoint != existing:
-            self._shared = self._acquire_export(provider, handle)
+        if self.endpoint is not None and self.endpoint != existing:
+            self._shared = self._acquire_export(provider, handle, self.endpoint)
         self.tracer = self._identity_tracer(provider)
 
     # --- wiring ----------------------------------------------------------------------------------
@@ -193,22 +207,22 @@ class TracingManager:
             return tracer
         return _AgentTracer(tracer, {sc.GEN_AI_AGENT_NAME: self.service_name})
 
-    def _acquire_export(self, provider: Any, handle: Any) -> _SharedExport:
-        key = (self.endpoint, self.insecure)
+    def _acquire_export(self, provider: Any, handle: Any, endpoint: str) -> _SharedExport:
+        key = (endpoint, self.insecure)
         with _EXPORTS_LOCK:
             exports = _EXPORTS.setdefault(provider, {})
             shared = exports.get(key)
             if shared is None:
-                shared = exports[key] = _SharedExport(self._processor(handle))
+                shared = exports[key] = _SharedExport(self._processor(handle, endpoint))
                 provider.add_span_processor(shared.processor)
             shared.users += 1
             return shared
 
-    def _processor(self, handle: Any) -> Any:
+    def _processor(self, handle: Any, endpoint: str) -> Any:
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
         scheme = "http" if self.insecure else "https"
-        arguments: dict[str, Any] = {"endpoint": f"{scheme}://{self.endpoint}", "insecure": self.insecure}
+        arguments: dict[str, Any] = {"endpoint": f"{scheme}://{endpoint}", "insecure": self.insecure}
         settings = getattr(handle, "settings", None)
         if not self.insecure and settings is not None and settings.otlp_certificate is not None:
             from kaizen_otel._internal.otlp_tls import tls_arguments

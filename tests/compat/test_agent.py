@@ -264,3 +264,35 @@ def test_without_tracing_the_hooks_count_the_runs() -> None:
     name = obs.get_service_name()
     assert f'kaizen_agent_runs_total{{gen_ai_agent_name="{name}",kaizen_outcome="success"}} 2.0' in page
     agent.cleanup()
+
+
+def test_under_capture_telemetry_an_agent_run_is_captured_in_memory_and_sent_nowhere() -> None:
+    from kaizen_otel.testing import capture_telemetry
+
+    with capture_telemetry(enable_audit=True) as captured:
+        agent = QAAgent("captured")
+        obs = agent.enable_observability()
+        tracing = obs.get_tracing_manager()
+        assert tracing is not None and tracing.endpoint is None  # no exporter of its own
+        agent.run("q")
+        agent.cleanup()
+        run = captured.span("invoke_agent captured")
+        assert captured.span("execute_tool search").parent.span_id == run.context.span_id
+        assert captured.value("kaizen.agent.runs", {"gen_ai.agent.name": "captured"}) == 1
+        assert [e.action for e in captured.audit.query(agent_id="captured")] == [
+            "post_tool_use",
+            "post_agent_loop",
+        ]
+
+
+def test_an_explicit_span_exporter_choice_wins_over_the_documents_jaeger_default(
+    compat_env: pytest.MonkeyPatch,
+) -> None:
+    compat_env.setenv("OTEL_TRACES_EXPORTER", "none")
+    obs = ObservabilityManager(service_name="quiet", enable_audit=False)
+    tracing = obs.get_tracing_manager()
+    assert tracing is not None and tracing.endpoint is None
+    explicit = kaizen_otel.TracingManager("quiet", jaeger_host="127.0.0.1", jaeger_port=4317)
+    assert explicit.endpoint == "127.0.0.1:4317"  # asked for by name: added
+    explicit.shutdown(timeout=0.1)
+    obs.shutdown()
