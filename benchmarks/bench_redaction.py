@@ -115,10 +115,12 @@ def _span_cases(redactor: Redactor) -> dict[str, tuple[Callable[[int], None], Ca
             pass
         span = keep.span
         assert span is not None
+        on_start = processor.on_start
         on_ending = processor._on_ending if RedactingSpanProcessor._uses_on_ending else processor.on_end
 
         def run(n: int) -> None:
             for _ in range(n):
+                on_start(span)  # type: ignore[arg-type]
                 on_ending(span)  # type: ignore[arg-type]
 
         return run

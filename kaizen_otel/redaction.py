@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.context import Context
 from opentelemetry.metrics import Counter, MeterProvider, get_meter_provider
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
@@ -445,6 +446,15 @@ class RedactingSpanProcessor(SpanProcessor):
 
     def __init__(self, redactor: Redactor) -> None:
         self._redactor = redactor
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        """Scrub the name already, for processors that show a span while it runs (the live view
+        lists a running agent by its span's name). Attributes are scrubbed once, at the end:
+        scanning them at start too would double the cost of every long value."""
+        redactor = self._redactor
+        name = span._name
+        if redactor.enabled and (name.__class__ is not str or name not in redactor._clean_values):
+            _step(redactor, span, _scrub_span_name)
 
     def _on_ending(self, span: Span) -> None:
         if self._uses_on_ending:

@@ -725,14 +725,14 @@ class Settings(_Frozen):
         "KAIZEN_OTEL_REDACTION_ENABLED",
         kind=Bool(),
         default=True,
-        doc="Scrub secrets from span attributes, log records and audit records.",
+        doc="Scrub secrets from spans (names, status, attributes, events, links), logs and audit records.",
         group="redaction",
     )
     redaction_extra_keys: tuple[str, ...] = _setting(
         "KAIZEN_OTEL_REDACTION_EXTRA_KEYS",
         kind=TextList(),
         default=(),
-        doc="More attribute/field key fragments treated as sensitive.",
+        doc="More attribute/field key fragments treated as sensitive, whatever their suffix.",
         group="redaction",
     )
     redaction_extra_patterns: tuple[str, ...] = _setting(
@@ -746,7 +746,7 @@ class Settings(_Frozen):
         "KAIZEN_OTEL_REDACTION_ALLOW_KEYS",
         kind=TextList(),
         default=(),
-        doc="Attribute keys never scrubbed.",
+        doc="Attribute keys never scrubbed (`vendor.*` allows a prefix).",
         group="redaction",
     )
     redact_emails: bool = _setting(

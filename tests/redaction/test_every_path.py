@@ -6,11 +6,13 @@ import logging
 from typing import Any
 
 import pytest
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import Span, SpanProcessor
 from opentelemetry.trace import Link, StatusCode
 
 from kaizen_otel._internal.log_bridge import KaizenLoggingHandler
 from kaizen_otel.redaction import MARKER
-from tests.redaction.conftest import Pipelines, emit_log
+from tests.redaction.conftest import Pipelines, build, emit_log
 
 DSN = "postgres://app:Tr0ub4dor3@db.internal:5432/prod"
 KEY = "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z"
@@ -112,3 +114,18 @@ def test_a_stdlib_exception_logged_through_the_bridge_is_scrubbed(pipes: Pipelin
     assert "Tr0ub4dor3" not in text
     assert KEY not in text
     assert "[REDACTED:url_password]" in text and "[REDACTED:api_key]" in text
+
+
+def test_processors_reading_a_span_at_start_see_its_name_scrubbed() -> None:
+    """The live view lists a running agent by the name its span started with."""
+    seen: list[str] = []
+
+    class AtStart(SpanProcessor):
+        def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+            seen.append(span.name)
+
+    pipes = build()
+    pipes.tracer_provider.add_span_processor(AtStart())
+    with pipes.tracer_provider.get_tracer("t").start_as_current_span(f"invoke_agent {KEY}"):
+        pass
+    assert seen == ["invoke_agent [REDACTED:api_key]"]
