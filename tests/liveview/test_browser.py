@@ -103,8 +103,31 @@ def demo(tmp_path: Path) -> Iterator[Callable[..., Demo]]:
         one.stop()
 
 
-def _rows(browser: Any) -> list[Any]:
-    return browser.find_elements("css selector", "#runs tbody tr")
+# The page re-renders its lists as data arrives, so reads take one snapshot in the page (no stale
+# element between two reads) and clicks find their element again if it was just replaced.
+_RUNS = """return [...document.querySelectorAll('#runs tbody tr')].map(row => ({
+    id: row.dataset.id, status: row.dataset.status, depth: row.dataset.depth,
+    agent: row.querySelector('.agent').textContent}));"""
+_TREE = """return [...document.querySelectorAll('#tree .span-row')].map(row => ({
+    id: row.dataset.id, depth: Number(row.dataset.depth), operation: row.dataset.operation,
+    name: row.querySelector('.span-name').textContent, error: row.classList.contains('error')}));"""
+_TEXTS = "return [...document.querySelectorAll(arguments[0])].map(node => node.textContent);"
+
+
+def _rows(browser: Any) -> list[dict[str, Any]]:
+    return list(browser.execute_script(_RUNS))
+
+
+def _click(browser: Any, selector: str) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    for _ in range(20):
+        try:
+            browser.find_element("css selector", selector).click()
+            return
+        except StaleElementReferenceException:
+            time.sleep(0.05)
+    raise AssertionError(f"{selector} kept being replaced")
 
 
 def _summary_numbers(text: str) -> dict[str, float]:
@@ -141,26 +164,20 @@ def test_the_page_follows_a_running_demo_and_its_totals_equal_the_demo_summary(
     # Round one: the supervisor and its three workers, each listed under the supervisor.
     _wait(
         "the first round's four runs",
-        lambda: (
-            len(_rows(browser)) >= 4
-            and all(row.get_attribute("data-status") != "running" for row in _rows(browser)[:4])
-        ),
+        lambda: len(_rows(browser)) >= 4 and all(row["status"] != "running" for row in _rows(browser)[:4]),
     )
     browser.execute_script("window.__sameDocument = true;")
     first = _rows(browser)[:4]
-    assert [row.get_attribute("data-depth") for row in first] == ["0", "1", "1", "1"]
-    assert first[0].find_element("css selector", ".agent").text == "supervisor"
+    assert [row["depth"] for row in first] == ["0", "1", "1", "1"]
+    assert first[0]["agent"] == "supervisor"
 
     # Open the supervisor: its tree nests the workers, and each worker its model and tool calls.
-    first[0].click()
-    run_id = first[0].get_attribute("data-id")
-    _wait("the span tree", lambda: browser.find_elements("css selector", "#tree .span-row"))
+    run_id = first[0]["id"]
+    _click(browser, f'#runs tbody tr[data-id="{run_id}"]')
+    _wait("the span tree", lambda: browser.execute_script(_TREE))
     detail = json.load(urllib.request.urlopen(url.replace("/ui/", f"/api/runs/{run_id}"), timeout=10))
     run = detail["run"]
-    tree = [
-        (int(row.get_attribute("data-depth")), row.get_attribute("data-operation"), row.text.split("\n")[0])
-        for row in browser.find_elements("css selector", "#tree .span-row")
-    ]
+    tree = [(row["depth"], row["operation"], row["name"]) for row in browser.execute_script(_TREE)]
     assert tree[0] == (0, "invoke_agent", "invoke_agent supervisor")
     assert sorted(name for depth, op, name in tree if depth == 1) == [
         "invoke_agent coder",
@@ -178,18 +195,25 @@ def test_the_page_follows_a_running_demo_and_its_totals_equal_the_demo_summary(
     # Round two arrives in the same document: no reload.
     _wait("the second round's runs", lambda: len(_rows(browser)) >= 8, timeout=60)
     assert browser.execute_script("return window.__sameDocument === true;")
-    assert [row.find_element("css selector", ".agent").text for row in _rows(browser)][::4] == [
-        "supervisor",
-        "supervisor",
-    ]
+    assert [row["agent"] for row in _rows(browser)][::4] == ["supervisor", "supervisor"]
 
     # A failed tool call shows its error on the span and in the waterfall.
-    error_rows = browser.find_elements("css selector", "#tree .span-row.error")
-    assert error_rows, "the demo's fetch_url fails now and then"
-    error_rows[0].click()
+    failed = [row for row in browser.execute_script(_TREE) if row["error"]]
+    assert failed, "the demo's fetch_url fails now and then"
+    _click(browser, f'#tree .span-row[data-id="{failed[0]["id"]}"]')
     _wait("the span's attributes", lambda: browser.find_element("css selector", "#span-info").is_displayed())
-    attributes = browser.find_element("css selector", "#span-attributes").text
+    attributes = " ".join(browser.execute_script(_TEXTS, "#span-attributes td"))
     assert "error.type" in attributes and "gen_ai.tool.name" in attributes
+
+    # The audit tail shows the demo's records, and verifying from the page checks the live trail.
+    audit = _wait("the audit tail", lambda: browser.execute_script(_TEXTS, "#audit-records tbody tr"))
+    assert any("post_tool_use" in row for row in audit)
+    _click(browser, "#verify")
+    verdict = _wait(
+        "the verification",
+        lambda: browser.execute_script(_TEXTS, "#verify-result.ok, #verify-result.bad"),
+    )
+    assert verdict[0].startswith("verified at"), verdict
 
     browser.save_screenshot(str(artifacts / "liveview-demo.png"))
     summary = _summary_numbers(running.summary())
@@ -209,13 +233,13 @@ def test_values_from_telemetry_are_text_redacted_values_are_marked_and_content_s
         call.set_attribute("db.password", "correct-horse-battery-staple")
         call.set_attribute("gen_ai.tool.call.result", "the patient's diagnosis")
     browser.get(obs.live_view_url)
-    row = _wait("the run", lambda: _rows(browser))[0]
-    row.click()
+    run = _wait("the run", lambda: _rows(browser))[0]
+    _click(browser, f'#runs tbody tr[data-id="{run["id"]}"]')
     tool = _wait(
         "the tool span",
-        lambda: [r for r in browser.find_elements("css selector", "#tree .span-row") if "render" in r.text],
+        lambda: [row for row in browser.execute_script(_TREE) if "render" in row["name"]],
     )[0]
-    tool.click()
+    _click(browser, f'#tree .span-row[data-id="{tool["id"]}"]')
     table = _wait("the attributes", lambda: browser.find_element("css selector", "#span-attributes").text)
     assert '<img src=x onerror="window.__pwned = 1">' in table
     assert browser.execute_script("return window.__pwned === undefined;")

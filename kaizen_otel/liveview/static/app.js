@@ -167,7 +167,11 @@ function renderDetail(doc) {
     run.llm_calls + " LLM calls", run.tool_calls + " tool calls",
     count(run.input_tokens) + " in / " + count(run.output_tokens) + " out tokens", money(run.cost_usd),
     "trace " + run.trace_id,
-  ].join(" · ");
+  ].concat(
+    run.budget.map((b) => b.scope + " budget crossed: " + Number(b.used).toPrecision(4) + " " + b.kind +
+      " used, limit " + Number(b.limit).toPrecision(4)),
+    run.dropped_spans ? [run.dropped_spans + " spans counted but no longer kept (the run's memory share is full)"] : [],
+  ).join(" · ");
   const total = Math.max(run.duration_ms, ...doc.spans.map((s) => s.start_ms + s.duration_ms), 0.001);
   const rows = doc.spans.map((span) => {
     const row = el("div", "span-row" + (span.status === "error" ? " error" : "") + (span.running ? " running" : ""));
@@ -249,7 +253,7 @@ async function loadAudit() {
 function renderAudit(doc) {
   $("#verify").hidden = !doc.enabled;
   $("#audit-state").textContent = doc.enabled ? "(latest " + doc.records.length + " records)" : "(off in this process)";
-  renderVerify(doc.verify);
+  if (doc.enabled) renderVerify(doc.verify); else $("#verify-result").textContent = "";
   $("#audit-records tbody").replaceChildren(...doc.records.map((record) => {
     const tr = el("tr");
     const details = el("td");
