@@ -270,7 +270,7 @@ function renderVerify(result) {
   if (!result) { out.textContent = "not verified yet"; out.className = ""; return; }
   const when = new Date(result.time * 1000).toLocaleTimeString();
   out.textContent = result.ok
-    ? "verified at " + when + ": " + result.records + " records, " + result.seals + " seals" +
+    ? "verified at " + when + ": " + result.records + " records, " + result.seals + (result.seals === 1 ? " seal" : " seals") +
       (result.key_checked ? ", seal HMACs checked" : ", hash chain (no HMAC key)")
     : "NOT verified at " + when + ": " + result.problems.join("; ");
   out.className = result.ok ? "ok" : "bad";
