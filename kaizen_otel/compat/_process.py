@@ -8,12 +8,14 @@ choices; every later one reuses the installed handle, whatever it asks for.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from kaizen_otel._internal.setup import Observability, active, configure_once
 from kaizen_otel.exceptions import KaizenConfigError, KaizenError
 
-__all__ = ["DEFAULT_SERVICE_NAME", "check_flag", "check_text", "process_handle"]
+__all__ = ["DEFAULT_SERVICE_NAME", "check_flag", "check_text", "flush_within", "process_handle"]
 
 _log = logging.getLogger("kaizen_otel.compat")
 
@@ -63,3 +65,25 @@ def process_handle(service_name: str, origin: str, **switches: bool) -> Observab
     except KaizenError as exc:
         _log.warning("kaizen_otel: %s; %s records nothing", exc, origin)
         return None
+
+
+def flush_within(flush: Callable[[], Any], timeout: float) -> bool:
+    """Run ``flush`` for at most ``timeout`` seconds; True when it finished and succeeded.
+
+    The SDK's ``force_flush`` exports in the calling thread and waits out the exporter's own
+    timeout and retries (10 s and more against a receiver that hangs), whatever limit it is given.
+    Here it runs in a daemon thread that is left to finish on its own once the limit has passed.
+    """
+    done: list[bool] = []
+
+    def run() -> None:
+        try:
+            done.append(bool(flush()))
+        except Exception:
+            _log.exception("kaizen_otel: flushing failed")
+            done.append(False)
+
+    worker = threading.Thread(target=run, name="kaizen-otel-flush", daemon=True)
+    worker.start()
+    worker.join(max(timeout, 0.0))
+    return bool(done) and done[0]

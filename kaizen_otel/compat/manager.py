@@ -18,7 +18,13 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from kaizen_otel.compat._process import DEFAULT_SERVICE_NAME, check_flag, check_text, process_handle
+from kaizen_otel.compat._process import (
+    DEFAULT_SERVICE_NAME,
+    check_flag,
+    check_text,
+    flush_within,
+    process_handle,
+)
 from kaizen_otel.compat.audit import AuditTrailManager
 from kaizen_otel.compat.metrics import MetricsCollector
 from kaizen_otel.compat.tracing import TracingManager
@@ -177,18 +183,21 @@ class ObservabilityManager:
     def shutdown(self) -> None:
         """Flush traces, metrics and logs, close the audit file this manager opened. Idempotent.
 
-        The process-wide providers stay installed for other managers and the helpers; they stop
-        at ``kaizen_otel.shutdown()`` or at exit.
+        Each flush waits at most ``shutdown_timeout_ms`` (5 s by default), so an agent's
+        ``cleanup()`` ends in time when Jaeger hangs. The process-wide providers stay installed for
+        other managers and the helpers; they stop at ``kaizen_otel.shutdown()`` or at exit.
         """
         if self._closed:
             return
         self._closed = True
+        limit_ms = self.handle.settings.shutdown_timeout_ms if self.handle is not None else 5000
         if self.tracing is not None:
-            self.tracing.shutdown()
+            self.tracing.shutdown(timeout=limit_ms / 1000)
         if self.audit is not None:
             self.audit.close()
-        if self.handle is not None:
-            self.handle.force_flush()
+        handle = self.handle
+        if handle is not None:
+            flush_within(lambda: handle.force_flush(limit_ms), limit_ms / 1000)
 
     @property
     def closed(self) -> bool:

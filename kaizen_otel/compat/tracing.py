@@ -34,7 +34,13 @@ from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from opentelemetry.util._decorator import _agnosticcontextmanager
 
 from kaizen_otel._internal.resets import on_reset
-from kaizen_otel.compat._process import DEFAULT_SERVICE_NAME, check_flag, check_text, process_handle
+from kaizen_otel.compat._process import (
+    DEFAULT_SERVICE_NAME,
+    check_flag,
+    check_text,
+    flush_within,
+    process_handle,
+)
 from kaizen_otel.exceptions import KaizenConfigError
 from kaizen_otel.genai import semconv as sc
 
@@ -284,13 +290,16 @@ class TracingManager:
 
     # --- lifecycle ---------------------------------------------------------------------------------
     def force_flush(self, timeout: float = 30) -> bool:
-        """Export every finished span now; True when done within ``timeout`` seconds."""
+        """Export every finished span now; True when done within ``timeout`` seconds (then it
+        returns False and the export finishes in the background)."""
         millis = int(timeout * 1000)
         if self._shared is not None:
-            return bool(self._shared.processor.force_flush(millis))
-        if self.tracer_provider is not None and not self._closed:
-            return bool(self.tracer_provider.force_flush(millis))
-        return True
+            target = self._shared.processor
+        elif self.tracer_provider is not None and not self._closed:
+            target = self.tracer_provider
+        else:
+            return True
+        return flush_within(lambda: target.force_flush(millis), timeout)
 
     def shutdown(self, timeout: float = 30) -> None:
         """Export what is pending and release this manager's share of its exporter.

@@ -192,3 +192,26 @@ def test_insecure_false_speaks_tls_verified_with_the_configured_ca(
         manager.shutdown()
     finally:
         collector.server.stop(0)
+
+
+def test_a_hanging_receiver_makes_flush_report_failure_and_cleanup_end_at_the_shutdown_limit(
+    compat_env: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    compat_env.setenv("KAIZEN_OTEL_SHUTDOWN_TIMEOUT_MS", "300")
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(8)  # accepts connections, never answers
+    try:
+        obs = kaizen_otel.ObservabilityManager(
+            _service(), enable_audit=False, jaeger_host="127.0.0.1", jaeger_port=hole.getsockname()[1]
+        )
+        tracing = obs.get_tracing_manager()
+        assert tracing is not None
+        tracing.tracer.start_span("stuck").end()
+        assert tracing.force_flush(timeout=0.3) is False
+        obs.shutdown()  # bounded by shutdown_timeout_ms, not the documents' 30 s
+        assert obs.closed
+    finally:
+        hole.close()
