@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 import kaizen_otel
 from kaizen_otel import (
@@ -51,6 +50,7 @@ from kaizen_otel import (
     TracingHook,
     TracingManager,
 )
+from tests.compat.test_metrics import _value
 from tests.testbed.servers import Rotel
 
 SEEDS = Path(__file__).resolve().parent / "seeds"
@@ -292,14 +292,6 @@ def _close(run: Run) -> None:
 # --- what each example's results must be ---------------------------------------------------------
 
 
-def _sample(text: str, name: str, **labels: str) -> float:
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return float(sample.value)
-    raise AssertionError(f"{name}{labels} not in:\n{text[:3000]}")
-
-
 ENTRY_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}\+00:00: tool_execute - success$")
 
 
@@ -318,17 +310,17 @@ def _check_qa_agent_traced(run: Run) -> None:
 
 def _check_custom_metrics(run: Run) -> None:
     text = run.ns["metrics_text"]
-    assert _sample(text, "api_calls_total", provider="openai", model="gpt-4") == 1.0
-    assert _sample(text, "memory_bytes", agent_id="qa-agent") == 1024000
-    assert _sample(text, "request_duration_ms_p50", operation="llm_call") == 150.5
+    assert _value(text, "api_calls_total", provider="openai", model="gpt-4") == 1.0
+    assert _value(text, "memory_bytes", agent_id="qa-agent") == 1024000
+    assert _value(text, "request_duration_ms_p50", operation="llm_call") == 150.5
 
 
 def _check_printed_metrics(run: Run) -> None:
     # The documents print: requests_total{status="success",endpoint="/api/chat"} 1.0,
     # active_sessions{agent_id="qa-agent"} 42.0 and latency_ms_p50{operation="llm_call"} 250.5.
-    assert _sample(run.stdout, "requests_total", status="success", endpoint="/api/chat") == 1.0
-    assert _sample(run.stdout, "active_sessions", agent_id="qa-agent") == 42.0
-    assert _sample(run.stdout, "latency_ms_p50", operation="llm_call") == 250.5
+    assert _value(run.stdout, "requests_total", status="success", endpoint="/api/chat") == 1.0
+    assert _value(run.stdout, "active_sessions", agent_id="qa-agent") == 42.0
+    assert _value(run.stdout, "latency_ms_p50", operation="llm_call") == 250.5
 
 
 def _check_structured_log(run: Run) -> None:
@@ -391,7 +383,7 @@ def _check_cleanup(run: Run) -> None:
 
 def _check_test_metric(run: Run) -> None:
     assert "test_metric" in run.stdout
-    assert _sample(run.stdout, "test_metric_total") == 1.0
+    assert _value(run.stdout, "test_metric_total") == 1.0
 
 
 def _check_daily_storage(run: Run) -> None:
@@ -406,14 +398,14 @@ def _check_archive(run: Run) -> None:
 
 def _check_example_1(run: Run) -> None:
     text = run.ns["obs"].metrics.export_text()
-    assert _sample(text, "questions_answered_total", topic="kaizen") == 1.0
+    assert _value(text, "questions_answered_total", topic="kaizen") == 1.0
     run.spans("invoke_agent qa-agent")
 
 
 def _check_example_2(run: Run) -> None:
     text = run.ns["obs"].metrics.export_text()
-    assert _sample(text, "llm_call_duration_ms_count", model="gpt-4") == 1.0
-    assert _sample(text, "cache_misses_total", cache_type="memory") == 1.0
+    assert _value(text, "llm_call_duration_ms_count", model="gpt-4") == 1.0
+    assert _value(text, "cache_misses_total", cache_type="memory") == 1.0
     assert run.ns["result"] == {"answer": "42"}
 
 
