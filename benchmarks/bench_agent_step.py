@@ -28,6 +28,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.sdk._logs import LoggerProvider
@@ -248,6 +249,24 @@ def _metric_points(reader: InMemoryMetricReader) -> int:
     )
 
 
+def configure_dropping() -> tuple[Any, CountingDropSpans, CountingDropLogs]:
+    """``configure()`` with its defaults, the console span and log exporters swapped for drops."""
+    import kaizen_otel
+    from kaizen_otel._internal import providers
+
+    spans, logs = CountingDropSpans(), CountingDropLogs()
+    providers._console_span_exporter = lambda fmt: spans  # type: ignore[assignment]
+    providers._console_log_exporter = lambda fmt: logs  # type: ignore[assignment]
+    obs = kaizen_otel.configure(
+        service_name="bench",
+        traces_exporter="console",
+        logs_exporter="console",
+        prometheus_host="127.0.0.1",
+        prometheus_port=0,
+    )
+    return obs, spans, logs
+
+
 def child(steps: int, rounds: int) -> dict[str, object]:
     """The measurement, in a process of its own: configure() sets globals once per process."""
     kaizen_step = make_kaizen()
@@ -264,19 +283,7 @@ def child(steps: int, rounds: int) -> dict[str, object]:
     lp.add_log_record_processor(log_processor)
     bare = make_bare(tp, mp, lp)
 
-    import kaizen_otel
-    from kaizen_otel._internal import providers
-
-    kaizen_spans, kaizen_logs = CountingDropSpans(), CountingDropLogs()
-    providers._console_span_exporter = lambda fmt: kaizen_spans  # type: ignore[assignment]
-    providers._console_log_exporter = lambda fmt: kaizen_logs  # type: ignore[assignment]
-    obs = kaizen_otel.configure(
-        service_name="bench",
-        traces_exporter="console",
-        logs_exporter="console",
-        prometheus_host="127.0.0.1",
-        prometheus_port=0,
-    )
+    obs, kaizen_spans, kaizen_logs = configure_dropping()
     from opentelemetry import trace
     from opentelemetry._logs import get_logger_provider
 

@@ -28,10 +28,20 @@ from typing import Any
 
 try:
     from benchmarks._util import table
-    from benchmarks.bench_agent_step import CountingDropLogs, CountingDropSpans, make_kaizen
+    from benchmarks.bench_agent_step import (
+        CountingDropLogs,
+        CountingDropSpans,
+        configure_dropping,
+        make_kaizen,
+    )
 except ImportError:  # run as a script
     from _util import table  # type: ignore[no-redef]
-    from bench_agent_step import CountingDropLogs, CountingDropSpans, make_kaizen  # type: ignore[no-redef]
+    from bench_agent_step import (  # type: ignore[no-redef]
+        CountingDropLogs,
+        CountingDropSpans,
+        configure_dropping,
+        make_kaizen,
+    )
 
 STEPS = 300
 ROUNDS = 21
@@ -67,19 +77,7 @@ class _Switch:
 
 
 def child_step(steps: int, rounds: int) -> dict[str, Any]:
-    import kaizen_otel
-    from kaizen_otel._internal import providers
-
-    spans, logs = CountingDropSpans(), CountingDropLogs()
-    providers._console_span_exporter = lambda fmt: spans  # type: ignore[assignment]
-    providers._console_log_exporter = lambda fmt: logs  # type: ignore[assignment]
-    obs = kaizen_otel.configure(
-        service_name="bench",
-        traces_exporter="console",
-        logs_exporter="console",
-        prometheus_host="127.0.0.1",
-        prometheus_port=0,
-    )
+    obs, _, _ = configure_dropping()
     assert obs.live_store is not None, "the live view is on with the defaults"
     switch = _Switch(obs)
     step = make_kaizen()
