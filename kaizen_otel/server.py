@@ -13,6 +13,7 @@ import gzip
 import json
 import logging
 import socketserver
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,9 +30,26 @@ _log = logging.getLogger("kaizen_otel.server")
 ReadinessCheck = Callable[[], tuple[bool, list[str]]]
 
 
+#: Connections served at once; more are answered 503 at once, so idle or slow clients cannot pin
+#: a thread (and its stack) each.
+MAX_CONNECTIONS = 32
+#: Seconds a connection may stay silent (before a request, or between keep-alive requests).
+READ_TIMEOUT = 10.0
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\nRetry-After: 1\r\n\r\n"
+)
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _TelemetryHTTPServer
     protocol_version = "HTTP/1.1"
+    timeout = READ_TIMEOUT
+    _head_only = False
+
+    def do_HEAD(self) -> None:
+        """The same status and headers as GET, without the body, on every path."""
+        self._head_only = True
+        self.do_GET()
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
@@ -75,7 +93,8 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body)
+        if not self._head_only:
+            self.wfile.write(body)
         return True
 
     def _metrics(self) -> None:
@@ -98,7 +117,8 @@ class _Handler(BaseHTTPRequestHandler):
         if gzipped:
             self.send_header("Content-Encoding", "gzip")
         self.end_headers()
-        self.wfile.write(body)
+        if not self._head_only:
+            self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence per-request access lines: scrapes every few seconds would flood the logs."""
@@ -109,6 +129,9 @@ class _TelemetryHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     #: The live view's routes (``kaizen_otel.liveview.LiveApp``), or None when it is off.
     live: Any = None
+    #: Listen backlog. socketserver's 5 makes the kernel drop SYNs in a burst of connections,
+    #: and each dropped one costs its client a 1 s retransmission.
+    request_queue_size = 128
 
     def __init__(
         self, address: tuple[str, int], registry: CollectorRegistry, readiness: ReadinessCheck
@@ -116,6 +139,39 @@ class _TelemetryHTTPServer(ThreadingHTTPServer):
         self.registry = registry
         self.readiness = readiness
         super().__init__(address, _Handler)
+
+    def server_activate(self) -> None:
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        super().server_activate()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve in a thread of its own while a slot is free; otherwise answer 503 and close."""
+        if not self._slots.acquire(blocking=False):
+            try:
+                request.settimeout(0.1)
+                request.sendall(_BUSY)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """No traceback on the application's stderr: a client that hangs up is not our error."""
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):  # reset, broken pipe, timeout: the client went away
+            return
+        _log.warning("kaizen_otel HTTP server: request from %s failed: %r", client_address[0], error)
 
     def server_bind(self) -> None:
         """Bind without ``HTTPServer``'s reverse DNS lookup of the host (``socket.getfqdn``).
