@@ -50,6 +50,7 @@ from opentelemetry.sdk.trace.sampling import (
 )
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from kaizen_otel._internal.measurements import MeasurementRules, apply_measurement_rules
 from kaizen_otel._internal.resource import build_resource
 from kaizen_otel._internal.selfmon import (
     CountingBatchLogRecordProcessor,
@@ -192,7 +193,14 @@ def otlp_exporter(settings: Settings, signal: str) -> Any:
 
 
 class OverflowAwarePrometheusReader(PrometheusMetricReader):
-    """The OTel Prometheus reader, warning once per metric that hits the cardinality limit."""
+    """The OTel Prometheus reader, warning once per metric that hits the cardinality limit.
+
+    It also keeps ``/metrics`` valid after ``force_flush()``: the SDK reader queues the data of
+    every collection and the next scrape renders all of them, so a flush between two scrapes
+    repeated every family (promtool: "second HELP line"). Here only the latest collection is kept
+    (cumulative data: the latest holds everything), and scrapes are serialised so two concurrent
+    ones cannot take each other's data.
+    """
 
     def __init__(self, stats: TelemetryStats, limit: int, registry: CollectorRegistry) -> None:
         super().__init__(
@@ -202,11 +210,22 @@ class OverflowAwarePrometheusReader(PrometheusMetricReader):
         )
         self._stats = stats
         self._limit = limit
+        self._queued = getattr(self._collector, "_metrics_datas", None)
+        render = self._collector.collect
+        lock = threading.Lock()
+
+        def collect() -> Any:
+            with lock:
+                return list(render())
+
+        self._collector.collect = collect  # type: ignore[method-assign]
 
     def _receive_metrics(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
     ) -> None:
-        self._stats.check_overflow(metrics_data, self._limit)
+        metrics_data = self._stats.check_overflow(metrics_data, self._limit)
+        if self._queued is not None:
+            self._queued.clear()
         super()._receive_metrics(metrics_data, timeout_millis, **kwargs)
 
 
@@ -326,6 +345,10 @@ def _build_meter_provider(
     views = genai_views(limit, spans_measured=settings.enable_tracing)
     provider = MeterProvider(resource=resource, metric_readers=readers, views=views, shutdown_on_exit=False)
     setattr(provider, SPANS_MEASURED, settings.enable_tracing)
+    rules = MeasurementRules(
+        settings.metric_label_max_length, settings.metric_attributes, stats.record_truncation
+    )
+    apply_measurement_rules(provider, rules)
     return provider
 
 

@@ -10,6 +10,7 @@ counted where the SDK itself discards an item.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -34,6 +35,7 @@ _log = logging.getLogger("kaizen_otel.selfmon")
 
 SIGNALS = ("traces", "metrics", "logs")
 OVERFLOW_ATTRIBUTE = "otel.metric.overflow"
+OVERFLOW_METRIC = "kaizen.telemetry.metric_overflow"
 
 
 class SignalStats:
@@ -89,7 +91,16 @@ class TelemetryStats:
         self.overflowed: set[str] = set()
         #: Items handed to an exporter whose result has not come back yet, per signal.
         self.in_flight: dict[str, int] = dict.fromkeys(SIGNALS, 0)
+        #: Measurements whose label values were cut to ``metric_label_max_length``.
+        self.truncated_label_values = 0
         self._abandoned = False
+
+    def forget(self) -> None:
+        """In a forked child: the parent's counts are the parent's to export."""
+        self._lock = threading.Lock()
+        self.signals = {s: SignalStats() for s in SIGNALS}
+        self.in_flight = dict.fromkeys(SIGNALS, 0)
+        self.truncated_label_values = 0
 
     def start_export(self, signal: str, count: int) -> None:
         with self._lock:
@@ -115,6 +126,9 @@ class TelemetryStats:
         with self._lock:
             stats.failed_attempts += 1
             stats.last_attempt_failure = time.time()
+
+    def record_truncation(self) -> None:
+        self.truncated_label_values += 1  # one writer at a time is not needed: a lost add is harmless
 
     def record_drop(self, signal: str, count: int = 1) -> None:
         with self._lock:
@@ -183,18 +197,33 @@ class TelemetryStats:
             unit="{item}",
             description="Spans and log records dropped because the export queue was full.",
         )
+        meter.create_observable_counter(
+            "kaizen.telemetry.truncated_label_values",
+            [self._observe_truncations],
+            unit="{measurement}",
+            description="Measurements with a label value cut to metric_label_max_length.",
+        )
         meter.create_observable_gauge(
-            "kaizen.telemetry.metric_overflow",
+            OVERFLOW_METRIC,
             [self._observe_overflow],
             unit="{metric}",
             description="Metrics whose series count reached the cardinality limit.",
         )
 
+    def _observe_truncations(self, _options: CallbackOptions) -> Iterable[Observation]:
+        yield Observation(self.truncated_label_values)
+
     def _observe_overflow(self, _options: CallbackOptions) -> Iterable[Observation]:
         yield Observation(len(self.overflowed))
 
-    def check_overflow(self, metrics_data: MetricsData, limit: int) -> None:
-        """Warn once per metric whose series were folded into ``otel_metric_overflow``."""
+    def check_overflow(self, metrics_data: MetricsData, limit: int) -> MetricsData:
+        """Warn once per metric whose series were folded into ``otel_metric_overflow``.
+
+        Returns the data with ``kaizen.telemetry.metric_overflow`` set to the count this very
+        collection found: its callback ran before the check, and a scrape that holds an overflow
+        series must not say 0 overflowed metrics.
+        """
+        before = len(self.overflowed)
         for resource_metrics in metrics_data.resource_metrics:
             for scope_metrics in resource_metrics.scope_metrics:
                 for metric in scope_metrics.metrics:
@@ -212,6 +241,33 @@ class TelemetryStats:
                             metric.name,
                             limit,
                         )
+        if len(self.overflowed) == before:
+            return metrics_data
+        return _with_value(metrics_data, OVERFLOW_METRIC, len(self.overflowed))
+
+
+def _with_value(metrics_data: MetricsData, name: str, value: int) -> MetricsData:
+    """A copy of ``metrics_data`` where every data point of metric ``name`` holds ``value``."""
+
+    def metric(m: Any) -> Any:
+        if m.name != name:
+            return m
+        points = [dataclasses.replace(p, value=value) for p in m.data.data_points]
+        return dataclasses.replace(m, data=dataclasses.replace(m.data, data_points=points))
+
+    return dataclasses.replace(
+        metrics_data,
+        resource_metrics=[
+            dataclasses.replace(
+                rm,
+                scope_metrics=[
+                    dataclasses.replace(sm, metrics=[metric(m) for m in sm.metrics])
+                    for sm in rm.scope_metrics
+                ],
+            )
+            for rm in metrics_data.resource_metrics
+        ],
+    )
 
 
 class CountingSpanExporter(SpanExporter):
@@ -287,7 +343,7 @@ class CountingMetricExporter(MetricExporter):
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
     ) -> MetricExportResult:
-        self._stats.check_overflow(metrics_data, self._limit)
+        metrics_data = self._stats.check_overflow(metrics_data, self._limit)
         points = sum(
             len(metric.data.data_points)
             for rm in metrics_data.resource_metrics

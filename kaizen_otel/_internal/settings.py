@@ -665,6 +665,14 @@ class Settings(_Frozen):
         doc="Series per metric before the rest fold into `otel_metric_overflow` (warned once).",
         group="prometheus",
     )
+    metric_label_max_length: int = _setting(
+        "KAIZEN_OTEL_METRIC_LABEL_MAX_LENGTH",
+        kind=Int(minimum=16),
+        default=256,
+        doc="Longest metric label value, in characters; a longer one is cut, ends with `…` and is "
+        "counted in `kaizen_telemetry_truncated_label_values_total`.",
+        group="prometheus",
+    )
 
     live_view: bool | None = _setting(
         "KAIZEN_OTEL_LIVE_VIEW",

@@ -1,0 +1,103 @@
+"""Every measurement on its way into the SDK: label values capped, ``metric_attributes`` added.
+
+One place sees every measurement, whoever recorded it (our helpers, the redaction and audit
+counters, self-monitoring, third-party instrumentations): the MeterProvider's measurement
+consumer for synchronous instruments, and each observable instrument's callback. Two rules
+apply there:
+
+- a string label value longer than ``metric_label_max_length`` is cut and ends with ``…``, and
+  counted (``kaizen_telemetry_truncated_label_values_total``): agent, tool and model names can come
+  from users or from a remote API's response, and a 10 kB name would be sent with every scrape;
+- ``metric_attributes`` (team, tenant) are added to every ``kaizen.*`` measurement that lacks
+  them, so every family of ours carries them, not only those our helpers record.
+
+The common case, short values and attributes already present, costs a loop over the values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+_log = logging.getLogger("kaizen_otel.metrics")
+
+MARK = "…"
+
+
+class MeasurementRules:
+    """The two rules, as one callable ``Measurement -> Measurement``."""
+
+    def __init__(self, max_length: int, extra: Mapping[str, str], on_truncate: Callable[[], None]) -> None:
+        self._max = max_length
+        self._extra = dict(extra)
+        self._probe = next(iter(self._extra), None)
+        self._on_truncate = on_truncate
+        self._warned = False
+
+    def __call__(self, measurement: Any) -> Any:
+        attributes = measurement.attributes
+        if (
+            self._probe is not None
+            and (not attributes or self._probe not in attributes)
+            and measurement.instrument.name.startswith("kaizen.")
+        ):
+            attributes = {**self._extra, **(attributes or {})}
+        limit = self._max
+        if attributes:
+            for value in attributes.values():
+                if (type(value) is str and len(value) > limit) or (
+                    type(value) in (tuple, list) and any(type(v) is str and len(v) > limit for v in value)
+                ):
+                    attributes = self._truncated(measurement.instrument.name, attributes)
+                    break
+        if attributes is measurement.attributes:
+            return measurement
+        return dataclasses.replace(measurement, attributes=attributes)
+
+    def _truncated(self, instrument: str, attributes: Mapping[str, Any]) -> dict[str, Any]:
+        self._on_truncate()
+        if not self._warned:
+            self._warned = True
+            _log.warning(
+                "kaizen_otel: a label value of metric %r is longer than %d characters; such values "
+                "are cut and end with %r (metric_label_max_length / KAIZEN_OTEL_METRIC_LABEL_MAX_LENGTH)",
+                instrument,
+                self._max,
+                MARK,
+            )
+        return {key: self._cut(value) for key, value in attributes.items()}
+
+    def _cut(self, value: Any) -> Any:
+        if type(value) is str:
+            return value if len(value) <= self._max else value[: self._max - 1] + MARK
+        if type(value) in (tuple, list):
+            return tuple(self._cut(v) for v in value)
+        return value
+
+
+def apply_measurement_rules(meter_provider: Any, rules: MeasurementRules) -> bool:
+    """Route the provider's measurements through ``rules``; False when this SDK hides its consumer."""
+    consumer = getattr(meter_provider, "_measurement_consumer", None)
+    if consumer is None or not hasattr(consumer, "register_asynchronous_instrument"):
+        _log.warning("this OpenTelemetry SDK hides its measurement consumer; label values are not capped")
+        return False
+    consume = consumer.consume_measurement
+    register = consumer.register_asynchronous_instrument
+
+    def consume_measurement(measurement: Any) -> None:
+        consume(rules(measurement))
+
+    def register_asynchronous_instrument(instrument: Any) -> None:
+        callback = instrument.callback
+
+        def ruled_callback(options: Any) -> Iterable[Any]:
+            return [rules(measurement) for measurement in callback(options)]
+
+        instrument.callback = ruled_callback
+        register(instrument)
+
+    consumer.consume_measurement = consume_measurement
+    consumer.register_asynchronous_instrument = register_asynchronous_instrument
+    return True
