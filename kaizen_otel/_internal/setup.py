@@ -258,11 +258,24 @@ def _register_fork_handler() -> None:
 
 
 def _after_fork_in_child() -> None:
-    """The SDK restarts its batch threads in a child; our HTTP server thread is gone there."""
+    """The SDK restarts its batch threads in a child; our HTTP server thread is gone there.
+
+    The child also starts its own metrics (``forks.py``): none of the parent's counts, so
+    nothing is counted twice (the SDK gives it its own ``service.instance.id``).
+    """
     handle = _active
-    if handle is not None and handle._pipeline is not None and handle._pipeline.server is not None:
-        handle._pipeline.server.release_after_fork()
-        handle._pipeline.server = None
+    if handle is None or handle._pipeline is None:
+        return
+    pipeline = handle._pipeline
+    if pipeline.server is not None:
+        pipeline.server.release_after_fork()
+        pipeline.server = None
+    from kaizen_otel._internal import forks
+
+    if pipeline.meter_provider is not None:
+        forks.forget_metrics(pipeline.meter_provider)
+    pipeline.stats.forget()
+    forks.flush_multiprocessing_child(handle)
 
 
 def _build(handle: Observability, *, strict: bool) -> Pipeline:

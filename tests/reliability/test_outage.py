@@ -23,8 +23,8 @@ from tests.testbed.install import has_libpython, rotel_agent_path
 from tests.testbed.servers import Rotel, http_get
 
 LIMIT_MS = 1500
-#: Interpreter teardown after our exit hook returned (module cleanup, thread states).
-TEARDOWN_SLACK = 1.0
+#: Interpreter teardown after our exit hook returned, on a loaded 2-core machine.
+TEARDOWN_SLACK = 2.0
 
 
 @contextmanager
@@ -148,7 +148,7 @@ def test_readyz_turns_not_ready_on_the_first_failed_attempt_and_ready_after_reco
     assert _readyz(obs)[0] == 200
     # Down at start: the first failed attempt flips /readyz, long before the exporter gives up (~10 s).
     _emit_span("before-start")
-    _wait(lambda: _readyz(obs)[0] == 503, 3.0, "not ready")
+    _wait(lambda: _readyz(obs)[0] == 503, 5.0, "not ready")
     assert _readyz(obs)[1] == {"ready": False, "reasons": ["traces exporter retrying"]}
     assert _metric(obs, "kaizen_telemetry_failed_attempts_total", "traces") >= 1
     # The collector comes up: the retried batch and new data arrive, /readyz is ready again.
@@ -159,7 +159,7 @@ def test_readyz_turns_not_ready_on_the_first_failed_attempt_and_ready_after_reco
     # Killed mid-run, then restarted: not ready at once, ready again, data after the restart arrives.
     stoppable_rotel.stop()
     _emit_span("while-down")
-    _wait(lambda: _readyz(obs)[0] == 503, 3.0, "not ready after the kill")
+    _wait(lambda: _readyz(obs)[0] == 503, 5.0, "not ready after the kill")
     stoppable_rotel.start()
     _emit_span("after-restart")
     stoppable_rotel.wait_for(lambda r: r.get("name") == "invoke_agent after-restart", timeout=15)
