@@ -12,6 +12,7 @@ import errno
 import gzip
 import json
 import logging
+import socket
 import socketserver
 import sys
 import threading
@@ -196,10 +197,14 @@ class TelemetryServer:
         registry: CollectorRegistry = REGISTRY,
         readiness: ReadinessCheck | None = None,
         port_source: str = "default",
+        host_source: str = "default",
     ) -> None:
         try:
             self._httpd = _TelemetryHTTPServer((host, port), registry, readiness or (lambda: (True, [])))
         except OSError as exc:
+            if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+                allowed = f"a host name or address of this machine ({exc.strerror or exc})"
+                raise KaizenConfigError("prometheus_host", host, allowed, host_source) from exc
             allowed = f"a port that is free on {host}"
             if exc.errno == errno.EADDRINUSE:
                 allowed += f" (port {port} on {host} is already in use; 0 picks a free port)"

@@ -402,6 +402,7 @@ def build_pipeline(
     *,
     strict: bool = True,
     port_source: str = "default",
+    host_source: str = "default",
     registry: CollectorRegistry = REGISTRY,
     readiness: ReadinessCheck | None = None,
     span_processors: Sequence[SpanProcessor] = (),
@@ -425,6 +426,7 @@ def build_pipeline(
                 registry=registry,
                 readiness=readiness,
                 port_source=port_source,
+                host_source=host_source,
             )
         except Exception as exc:
             if strict:

@@ -28,7 +28,7 @@ from opentelemetry.trace import ProxyTracerProvider
 
 from kaizen_otel._internal.providers import Pipeline, build_pipeline
 from kaizen_otel._internal.settings import Resolved, Settings, resolve
-from kaizen_otel.exceptions import KaizenError
+from kaizen_otel.exceptions import KaizenConfigError, KaizenError
 
 _log = logging.getLogger("kaizen_otel")
 
@@ -283,6 +283,7 @@ def _build(handle: Observability, *, strict: bool) -> Pipeline:
         handle.settings,
         strict=strict,
         port_source=handle.sources.get("prometheus_port", "default"),
+        host_source=handle.sources.get("prometheus_host", "default"),
         readiness=handle.readiness,
         span_processors=_first_span_processors(handle.redactor) + _live_processors(handle, "span"),
         log_processors=_first_log_processors(handle.redactor) + _live_processors(handle, "log"),
@@ -401,13 +402,30 @@ def _open_audit(handle: Observability, *, strict: bool) -> None:
             forward_logger_provider=forward,
         )
     except Exception as exc:
+        exc = _with_source(exc, handle.sources)
         if strict:
-            raise
+            raise exc from exc.__cause__
         handle.degrade(
             f"the audit trail at {settings.audit_path!r} could not be opened: {exc}; continuing without it"
         )
         return
     handle.on_shutdown(handle.audit.close)
+
+
+def _with_source(error: Exception, sources: Mapping[str, str]) -> Exception:
+    """The error naming where the setting's value came from (an environment variable, say).
+
+    The audit trail and the pricing loader see only values, so their errors said "from argument"
+    for a value that came from ``KAIZEN_OTEL_AUDIT_KEY_FILE`` or ``KAIZEN_OTEL_PRICING_FILE``.
+    """
+    if not isinstance(error, KaizenConfigError):
+        return error
+    source = sources.get(error.setting)
+    if source is None or source == error.source:
+        return error
+    fixed = KaizenConfigError(error.setting, error.value, error.allowed, source)
+    fixed.__cause__ = error.__cause__
+    return fixed
 
 
 def _load_pricing(handle: Observability, *, strict: bool) -> Any:
@@ -422,8 +440,9 @@ def _load_pricing(handle: Observability, *, strict: bool) -> Any:
     try:
         return load_pricing(handle.settings.pricing_file)
     except Exception as exc:
+        exc = _with_source(exc, handle.sources)
         if strict:
-            raise
+            raise exc from exc.__cause__
         handle.degrade(f"{exc}; using the shipped pricing table")
         return load_pricing(None)  # given explicitly, so the helpers do not read the bad file again
 

@@ -13,17 +13,46 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import logging
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from opentelemetry import context as otel_context
-from opentelemetry import propagate
 from opentelemetry.context import Context
 
 __all__ = ["bind_context", "extract_context", "inject_context", "use_context"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+_log = logging.getLogger("kaizen_otel")
+_propagate_module: Any = None
+_fallback: Any = None
+
+
+def _propagate() -> Any:
+    """``opentelemetry.propagate``, or W3C trace context + baggage while it cannot load.
+
+    The module reads ``OTEL_PROPAGATORS`` when first imported and raises ``ValueError`` for a
+    name it does not know, on every import: a typo in a variable must not crash the caller of
+    ``inject_context()``. The error is logged once and the default propagators are used.
+    """
+    global _propagate_module, _fallback
+    if _propagate_module is not None:
+        return _propagate_module
+    try:
+        from opentelemetry import propagate
+    except ValueError as exc:
+        if _fallback is None:
+            from opentelemetry.baggage.propagation import W3CBaggagePropagator
+            from opentelemetry.propagators.composite import CompositePropagator
+            from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+            _log.error("kaizen_otel: OTEL_PROPAGATORS: %s; using tracecontext,baggage", exc)
+            _fallback = CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
+        return _fallback
+    _propagate_module = propagate
+    return propagate
 
 
 def inject_context(
@@ -31,13 +60,13 @@ def inject_context(
 ) -> MutableMapping[str, str]:
     """The current (or given) trace context written into ``carrier`` (a new dict by default)."""
     target: MutableMapping[str, str] = {} if carrier is None else carrier
-    propagate.inject(target, context=context)
+    _propagate().inject(target, context=context)
     return target
 
 
 def extract_context(carrier: Mapping[str, str] | None, *, context: Context | None = None) -> Context:
     """The context a carrier written by :func:`inject_context` describes (empty carrier: no parent)."""
-    return propagate.extract(carrier or {}, context=context)
+    return _propagate().extract(carrier or {}, context=context)
 
 
 @contextmanager
