@@ -7,7 +7,9 @@ apply there:
 
 - a string label value longer than ``metric_label_max_length`` is cut and ends with ``…``, and
   counted (``kaizen_telemetry_truncated_label_values_total``): agent, tool and model names can come
-  from users or from a remote API's response, and a 10 kB name would be sent with every scrape;
+  from users or from a remote API's response, and a 10 kB name would be sent with every scrape.
+  A value that is not valid UTF-8 (a lone surrogate) gets ``?`` in its place, counted the same
+  way: one such value made every later ``/metrics`` scrape fail with 500;
 - ``metric_attributes`` (team, tenant) are added to every ``kaizen.*`` measurement that lacks
   them, so every family of ours carries them, not only those our helpers record.
 
@@ -44,17 +46,20 @@ class MeasurementRules:
             and measurement.instrument.name.startswith("kaizen.")
         ):
             attributes = {**self._extra, **(attributes or {})}
-        limit = self._max
         if attributes:
             for value in attributes.values():
-                if (type(value) is str and len(value) > limit) or (
-                    type(value) in (tuple, list) and any(type(v) is str and len(v) > limit for v in value)
+                if (type(value) is str and self._bad(value)) or (
+                    type(value) in (tuple, list) and any(type(v) is str and self._bad(v) for v in value)
                 ):
                     attributes = self._truncated(measurement.instrument.name, attributes)
                     break
         if attributes is measurement.attributes:
             return measurement
         return dataclasses.replace(measurement, attributes=attributes)
+
+    def _bad(self, value: str) -> bool:
+        """Too long, or not encodable as UTF-8 (a lone surrogate made every later scrape fail)."""
+        return len(value) > self._max or (not value.isascii() and not _encodable(value))
 
     def _truncated(self, instrument: str, attributes: Mapping[str, Any]) -> dict[str, Any]:
         self._on_truncate()
@@ -71,10 +76,20 @@ class MeasurementRules:
 
     def _cut(self, value: Any) -> Any:
         if type(value) is str:
+            if not value.isascii() and not _encodable(value):
+                value = value.encode("utf-8", "replace").decode("utf-8")
             return value if len(value) <= self._max else value[: self._max - 1] + MARK
         if type(value) in (tuple, list):
             return tuple(self._cut(v) for v in value)
         return value
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def apply_measurement_rules(meter_provider: Any, rules: MeasurementRules) -> bool:

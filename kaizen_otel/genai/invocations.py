@@ -94,6 +94,13 @@ def _error_type(exc: BaseException) -> str:
     )
 
 
+def _count(value: Any, kind: type = int) -> Any:
+    """``value`` as a finite, non-negative ``kind``, or None when it is not one."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < float("inf"):
+        return value if type(value) is kind else kind(value)
+    return None
+
+
 def _to_json(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -539,11 +546,15 @@ class LLMInvocation(_Invocation):
         cached_input_tokens: int = 0,
         reasoning_tokens: int = 0,
     ) -> None:
-        """Token counts. ``input_tokens`` includes cached ones, ``output_tokens`` reasoning ones."""
-        self._input = input_tokens
-        self._output = output_tokens
-        self._cached = cached_input_tokens
-        self._reasoning = reasoning_tokens
+        """Token counts. ``input_tokens`` includes cached ones, ``output_tokens`` reasoning ones.
+
+        A count that is not a non-negative whole number (a string, NaN, -1) is left out, rather
+        than failing the app's call when the span ends.
+        """
+        self._input = _count(input_tokens)
+        self._output = _count(output_tokens)
+        self._cached = _count(cached_input_tokens) or 0
+        self._reasoning = _count(reasoning_tokens) or 0
 
     def set_response(
         self,
@@ -755,6 +766,7 @@ class ToolInvocation(_Invocation):
         rt = self._rt
         run = self._run
         agent = run.name if run is not None else None
+        usd = _count(usd, float) or 0.0
         if rt.instruments is not None and usd > 0:
             rt.instruments.cost.add(
                 usd,
