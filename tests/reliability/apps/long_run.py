@@ -13,22 +13,9 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Sequence
-
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 import kaizen_otel
-
-
-class CountingSink(SpanExporter):
-    """Takes every span and keeps nothing: the pipeline runs, memory is ours alone."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def export(self, spans: Sequence[object]) -> SpanExportResult:  # type: ignore[override]
-        self.count += len(spans)
-        return SpanExportResult.SUCCESS
+from benchmarks.bench_agent_step import CountingDropSpans
 
 
 def rss_kb() -> int:
@@ -55,7 +42,7 @@ def main() -> int:
     obs = kaizen_otel.configure(prometheus_port=0, logs_exporter="none")
     from kaizen_otel._internal.selfmon import CountingBatchSpanProcessor, TelemetryStats
 
-    sink = CountingSink()
+    sink = CountingDropSpans()
     assert obs.tracer_provider is not None
     obs.tracer_provider.add_span_processor(CountingBatchSpanProcessor(sink, TelemetryStats()))
     warm = max(1, steps // 10)
