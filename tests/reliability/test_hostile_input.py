@@ -8,7 +8,11 @@ from an explicit ``configure()``), ``/metrics`` still passes promtool, and audit
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -214,3 +218,31 @@ def test_inject_context_survives_a_bogus_propagator_variable(clean_env: pytest.M
     said = [r.getMessage() for r in records if "OTEL_PROPAGATORS" in r.getMessage()]
     assert len(said) == 1, said
     assert "no-such-propagator" in said[0]
+
+
+INSTRUMENT = Path(sys.executable).parent / "opentelemetry-instrument"
+ENV_ONLY_APP = Path(__file__).parents[1] / "core" / "apps" / "env_only_app.py"
+
+
+@pytest.mark.parametrize("garbage", ["\x01garbage", "-1", "999999999999999999999"])
+def test_the_app_runs_under_opentelemetry_instrument_with_garbage_in_every_variable(
+    tmp_path: Path, garbage: str
+) -> None:
+    variables = sorted({var for spec in SPECS.values() for var in spec.env})
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "KAIZEN_OTEL_"))}
+    env.update(dict.fromkeys(variables, garbage))
+    env["PYTHONPATH"] = str(Path(__file__).parents[2])
+    done = subprocess.run(
+        [str(INSTRUMENT), sys.executable, str(ENV_ONLY_APP)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["configured_by"] == "opentelemetry-instrument", report
+    for name, spec in SPECS.items():
+        assert done.stderr.count(f"invalid value for {name} (from {spec.env[0]})") <= 1
