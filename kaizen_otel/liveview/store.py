@@ -362,6 +362,12 @@ class LiveStore:
     def _finish(self, run: Run, record: SpanRecord, failed: bool) -> None:
         run.root = record
         run.end_ns = record[5]
+        attrs = record[8]  # scrubbed by redaction when the span ended, unlike what start saw
+        agent = cv.attribute(attrs, sc.GEN_AI_AGENT_NAME)
+        if agent is not None:
+            run.agent = str(agent)
+        agent_id = attrs.get(sc.GEN_AI_AGENT_ID)
+        run.agent_id = str(agent_id) if agent_id is not None else None
         run.status = "error" if failed else "ok"
         if failed:
             run.error = str(record[8].get(sc.ERROR_TYPE) or record[7] or "error")

@@ -311,3 +311,16 @@ def test_a_neighbouring_convention_is_read_through_the_shared_table(store: LiveS
         30,
     )
     assert "the user's question" not in str(LiveApp(store).run(run["id"]))
+
+
+def test_an_ended_run_shows_its_agent_id_as_redaction_left_it(store: LiveStore) -> None:
+    """Redaction scrubs attributes when a span ends; a running run shows what start saw."""
+    tracer = _tracer(store, RedactingSpanProcessor(Redactor()))
+    secret = "AKIAIOSFODNN7EXAMPLE"  # an AWS access key id, scrubbed by its value pattern
+    with tracer.start_as_current_span(
+        "invoke_agent a", attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.id": secret}
+    ):
+        pass
+    run = LiveApp(store).runs()["runs"][0]
+    assert run["agent_id"].startswith("[REDACTED")
+    assert secret not in str(LiveApp(store).runs())
