@@ -44,7 +44,7 @@ from kaizen_otel.compat._process import (
 from kaizen_otel.exceptions import KaizenConfigError
 from kaizen_otel.genai import semconv as sc
 
-__all__ = ["TracingManager"]
+__all__ = ["MAX_ENDPOINTS", "TracingManager"]
 
 _log = logging.getLogger("kaizen_otel.compat")
 _SCOPE = "kaizen_otel.compat"
@@ -118,6 +118,9 @@ class _SharedExport:
         self.users = 0
 
 
+#: Distinct endpoints per TracerProvider, each with its exporter and batch thread; past it, a
+#: manager naming a new one is refused (memory and threads stay bounded).
+MAX_ENDPOINTS = 32
 _EXPORTS: weakref.WeakKeyDictionary[Any, dict[tuple[str, bool], _SharedExport]] = weakref.WeakKeyDictionary()
 _EXPORTS_LOCK = threading.Lock()
 on_reset("compat.tracing", _EXPORTS.clear)
@@ -219,6 +222,10 @@ class TracingManager:
             exports = _EXPORTS.setdefault(provider, {})
             shared = exports.get(key)
             if shared is None:
+                if len(exports) >= MAX_ENDPOINTS:
+                    raise KaizenConfigError(
+                        "jaeger_host/jaeger_port", endpoint, f"one of the {MAX_ENDPOINTS} endpoints in use"
+                    )
                 shared = exports[key] = _SharedExport(self._processor(handle, endpoint))
                 provider.add_span_processor(shared.processor)
             shared.users += 1

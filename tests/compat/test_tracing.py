@@ -215,3 +215,15 @@ def test_a_hanging_receiver_makes_flush_report_failure_and_cleanup_end_at_the_sh
         assert obs.closed
     finally:
         hole.close()
+
+
+def test_the_number_of_endpoints_is_capped(rotel: Rotel, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kaizen_otel.compat import tracing as compat_tracing
+
+    monkeypatch.setattr(compat_tracing, "MAX_ENDPOINTS", 1)
+    first = _manager(rotel, _service())
+    again = _manager(rotel, "same-endpoint")  # the one in use: shared, not counted twice
+    with pytest.raises(KaizenConfigError, match="one of the 1 endpoints in use"):
+        TracingManager("svc", jaeger_host="127.0.0.1", jaeger_port=rotel.http_port)
+    first.shutdown()
+    again.shutdown()
