@@ -111,6 +111,12 @@ _SECRET_XML_RE = _LazyPattern(rf"<(?:[a-z0-9_.-]+:)?({_KV_KEYS})(?:\s[^<>]*)?>([
 #: Every key of ``_SECRET_KV_RE`` contains one of these, at most ``_KV_LOOKBACK`` characters in.
 _KV_TRIGGERS = ("pass", "pwd", "secret", "key", "token", "cookie")
 _KV_LOOKBACK = 12
+#: Credentials on a command line an agent ran: ``--password value`` (the ``=`` form is a key=value
+#: pair) and ``curl -u user:password`` / ``--user user:password``.
+_COMMAND_LINE_RE = _LazyPattern(
+    r"(?<!\S)(?:--(?:password|passwd|pass|token|api-key|apikey|secret|client-secret|auth-token"
+    r"|access-token)[ \t]+|(?:-u|--user)[ \t]+[^\s:\"']+:)([^\s\"']+)"
+)
 _EMAIL_RE = _LazyPattern(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 
 _WORDISH = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
@@ -250,6 +256,13 @@ def _kv_value_is_secret(key: str, separator: str, value: str) -> bool:
     return not (key == "pass" and separator != "=")  # "tests pass: all" is prose; PASS=x is not
 
 
+def _command_line_spans(lower: str, spans: _Spans) -> None:
+    for match in _COMMAND_LINE_RE.get().finditer(lower):
+        start, end = match.span(1)
+        if not lower.startswith("[redacted", start):
+            spans.setdefault(start, (end, _SECRET))
+
+
 def _xml_spans(lower: str, spans: _Spans) -> None:
     for match in _SECRET_XML_RE.get().finditer(lower):
         start, end = match.span(2)
@@ -321,6 +334,8 @@ class TextScrubber:
         _kv_spans(text, lower, spans)
         if "</" in lower:
             _xml_spans(lower, spans)
+        if "--" in lower or "-u " in lower:
+            _command_line_spans(lower, spans)
         return _splice(text, spans) if spans else text
 
 

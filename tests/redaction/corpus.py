@@ -202,6 +202,9 @@ def _build() -> list[Secret]:
     add("unicode", "ﬁle İ upload token: {}", _mixed(24))
     add("log", "retrying with access_token={} (attempt 2)", _mixed(36))
     add("log", "auth ok user=bob pwd={}", _mixed(10))
+    add("command", "ran: mysql --host db --password {} -e 'select 1'", _mixed(14))
+    add("command", "ran: curl -sS -u deploy:{} https://api.example.com/v1", _mixed(16))
+    add("command", "exec: vault login --token {}", _mixed(26))
     gcp_pem, gcp_body = _pem("PRIVATE KEY")
     escaped = gcp_pem.replace("\n", "\\n")
     s.append(Secret("private_key", f'{{"type": "service_account", "private_key": "{escaped}\\n"}}', gcp_body))
@@ -359,4 +362,8 @@ ORDINARY_VALUES: list[str] = [
     "AKIA is how AWS access key ids start",
     "https://docs.example.com/authorization-code-flow",
     "key=value pairs are parsed by the config loader",
+    "git log --oneline -u --stat",
+    "pip install -U --pre kaizen-otel",
+    "--- a/file.py\n+++ b/file.py",
+    "run with --token-count 512 --password-file /run/secrets/db",
 ]
