@@ -83,6 +83,10 @@ CONTENT_ATTRIBUTES = frozenset(
         "tool.parameters",
         "traceloop.entity.input",
         "traceloop.entity.output",
+        "pydantic_ai.all_messages",
+        "final_result",
+        "tool_arguments",
+        "tool_response",
     }
 )
 #: Prefixes of flattened content attributes (OpenLLMetry's ``gen_ai.prompt.0.content``,
