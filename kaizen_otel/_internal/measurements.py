@@ -47,12 +47,18 @@ class MeasurementRules:
         ):
             attributes = {**self._extra, **(attributes or {})}
         if attributes:
+            limit = self._max
             for value in attributes.values():
-                if (type(value) is str and self._bad(value)) or (
-                    type(value) in (tuple, list) and any(type(v) is str and self._bad(v) for v in value)
+                kind = type(value)
+                if kind is str:
+                    if len(value) <= limit and (value.isascii() or _encodable(value)):
+                        continue
+                elif (kind is not tuple and kind is not list) or not any(
+                    type(v) is str and self._bad(v) for v in value
                 ):
-                    attributes = self._truncated(measurement.instrument.name, attributes)
-                    break
+                    continue
+                attributes = self._truncated(measurement.instrument.name, attributes)
+                break
         if attributes is measurement.attributes:
             return measurement
         return dataclasses.replace(measurement, attributes=attributes)
@@ -101,8 +107,10 @@ def apply_measurement_rules(meter_provider: Any, rules: MeasurementRules) -> boo
     consume = consumer.consume_measurement
     register = consumer.register_asynchronous_instrument
 
+    apply = rules.__call__
+
     def consume_measurement(measurement: Any) -> None:
-        consume(rules(measurement))
+        consume(apply(measurement))
 
     def register_asynchronous_instrument(instrument: Any) -> None:
         callback = instrument.callback
