@@ -79,11 +79,18 @@ _get_current = otel_context.get_current
 class _Run:
     """One agent run as seen from its spans: what its model calls added up to."""
 
-    __slots__ = ("active", "agent_id", "budget", "name", "provider", "server", "span_id")
+    __slots__ = ("active", "agent_id", "budget", "name", "provider", "server", "span", "span_id")
 
     def __init__(
-        self, name: str, agent_id: str | None, budget: RunBudget, span_id: int, active: bool
+        self,
+        name: str,
+        agent_id: str | None,
+        budget: RunBudget,
+        span_id: int,
+        active: bool,
+        span: Span | None = None,
     ) -> None:
+        self.span = span  # live until the run ends: frameworks name their agent after starting it
         self.name = name
         self.agent_id = agent_id
         self.budget = budget
@@ -91,6 +98,15 @@ class _Run:
         self.active = active
         self.provider: str | None = None
         self.server: tuple[Any, Any] | None = None
+
+    def current_name(self) -> str:
+        """The agent's name as the run's span says now ('' for an unnamed run, e.g. a workflow)."""
+        span = self.span
+        if span is not None and span._attributes:
+            named = cv.attribute(_plain(span._attributes), sc.GEN_AI_AGENT_NAME)
+            if named is not None:
+                self.name = str(named)
+        return self.name
 
 
 class _Node:
@@ -264,20 +280,23 @@ class GenAIEnrichmentProcessor(SpanProcessor):
                 self._check_budget(rt, run, attributes)
             _remember(span_id, _Node(run, span, False))
         elif op == _INVOKE_AGENT:
-            _remember(span_id, _Node(self._start_run(rt, span_id, attributes), None, False))
+            _remember(span_id, _Node(self._start_run(rt, span, span_id, attributes), None, False))
         elif op == _EXECUTE_TOOL or pnode is not None:
             _remember(span_id, _Node(pnode.run if pnode is not None else None, None, False))
 
-    def _start_run(self, rt: Runtime, span_id: int, attributes: Any) -> _Run:
-        name = str(cv.attribute(attributes, sc.GEN_AI_AGENT_NAME) or "agent")
+    def _start_run(self, rt: Runtime, span: Span, span_id: int, attributes: Any) -> _Run:
+        named = cv.attribute(attributes, sc.GEN_AI_AGENT_NAME)
+        name = str(named) if named is not None else ""  # unnamed (a framework's workflow span)
         agent_id = attributes.get(sc.GEN_AI_AGENT_ID)
         agent_id = str(agent_id) if agent_id is not None else None
         ins = rt.instruments
-        if ins is not None:
-            shape = rt.agent_shapes.get(name) or agent_shape(rt, name)
-            ins.active_runs.add(1, shape.active)
-        rt.beat(name)
-        return _Run(name, agent_id, rt.budgets.new_run(name, agent_id, None, None), span_id, True)
+        if name:
+            if ins is not None:
+                shape = rt.agent_shapes.get(name) or agent_shape(rt, name)
+                ins.active_runs.add(1, shape.active)
+            rt.beat(name)
+        budget = rt.budgets.new_run(name or None, agent_id, None, None)
+        return _Run(name, agent_id, budget, span_id, bool(name), span)
 
     @staticmethod
     def _check_budget(rt: Runtime, run: _Run | None, attributes: Any) -> None:
@@ -345,7 +364,7 @@ class GenAIEnrichmentProcessor(SpanProcessor):
         provider = str(provider) if provider is not None else ""
         request = str(request) if request is not None else str(response or "")
         response = str(response) if response is not None else None
-        agent = run.name if run is not None else attributes.get(sc.GEN_AI_AGENT_NAME)
+        agent = (run.current_name() or None) if run is not None else attributes.get(sc.GEN_AI_AGENT_NAME)
         key = (op, provider, request, response, agent)
         measure = self._measures.get(key)
         if measure is None:
@@ -389,7 +408,8 @@ class GenAIEnrichmentProcessor(SpanProcessor):
         if tokens:
             rt.budgets.add(run.budget if run is not None else None, cost, tokens)
         if run is not None:
-            rt.beat(run.name)
+            if agent:
+                rt.beat(agent)
             if run.provider is None and provider:
                 run.provider = provider
             if run.server is None:
@@ -412,9 +432,9 @@ class GenAIEnrichmentProcessor(SpanProcessor):
     def _agent_run(self, rt: Runtime, span: Span, attributes: Any, node: _Node | None) -> None:
         span_id = span.context.span_id
         run = node.run if node is not None else None
-        if run is None or run.span_id != span_id:  # named an agent span only after it started
-            name = str(cv.attribute(attributes, sc.GEN_AI_AGENT_NAME) or "agent")
-            run = _Run(name, None, rt.budgets.new_run(name, None, None, None), span_id, False)
+        if run is None or run.span_id != span_id:  # made an agent span only after it started
+            name = str(cv.attribute(attributes, sc.GEN_AI_AGENT_NAME) or "")
+            run = _Run(name, None, rt.budgets.new_run(name or None, None, None, None), span_id, False)
         budget = run.budget
         updates: dict[str, Any] = {sc.KAIZEN_RUN_COST_USD: budget.usd, sc.KAIZEN_RUN_TOKENS: budget.tokens}
         if run.provider is not None and sc.GEN_AI_PROVIDER_NAME not in attributes:
@@ -424,21 +444,27 @@ class GenAIEnrichmentProcessor(SpanProcessor):
             if run.server[1] is not None:
                 updates["server.port"] = run.server[1]
         _edit(span, updates)
+        started_as = run.name
+        name = str(cv.attribute(attributes, sc.GEN_AI_AGENT_NAME) or started_as)
+        run.span = None
         ins = rt.instruments
         if ins is not None:
-            shape = rt.agent_shapes.get(run.name) or agent_shape(rt, run.name)
-            outcome = shape.ok if _error_type(span, attributes) is None else shape.error
             context = _get_current()
-            ins.agent_runs.add(1, outcome, context)
-            ins.run_duration.record(_seconds(span), outcome, context)
             if run.active:
-                ins.active_runs.add(-1, shape.active, context)
-        rt.beat(run.name)
-        rt.count_agent_run()
+                started = rt.agent_shapes.get(started_as) or agent_shape(rt, started_as)
+                ins.active_runs.add(-1, started.active, context)
+            if name:  # an unnamed invoke_agent span (a workflow) is an enclosing run, not an agent's
+                shape = rt.agent_shapes.get(name) or agent_shape(rt, name)
+                outcome = shape.ok if _error_type(span, attributes) is None else shape.error
+                ins.agent_runs.add(1, outcome, context)
+                ins.run_duration.record(_seconds(span), outcome, context)
+        if name:
+            rt.beat(name)
+            rt.count_agent_run()
 
     def _tool_call(self, rt: Runtime, span: Span, attributes: Any, run: _Run | None) -> None:
         name = str(cv.attribute(attributes, sc.GEN_AI_TOOL_NAME) or "tool")
-        agent = run.name if run is not None else attributes.get(sc.GEN_AI_AGENT_NAME)
+        agent = (run.current_name() or None) if run is not None else attributes.get(sc.GEN_AI_AGENT_NAME)
         failed = _error_type(span, attributes) is not None
         ins = rt.instruments
         if ins is not None:
@@ -448,8 +474,8 @@ class GenAIEnrichmentProcessor(SpanProcessor):
             ins.tool_calls.add(1, outcome, context)
             ins.tool_duration.record(_seconds(span), outcome, context)
         rt.count_tool_call(failed)
-        if run is not None:
-            rt.beat(run.name)
+        if agent:
+            rt.beat(agent)
 
 
 def _has_content(attributes: Mapping[str, Any]) -> bool:

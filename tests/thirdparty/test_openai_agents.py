@@ -1,0 +1,65 @@
+"""The OpenAI Agents SDK with opentelemetry-instrumentation-openai-agents-v2 *and* openai-v2,
+against the local fake OpenAI server: both record each model call, nested; it is counted once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+agents = pytest.importorskip("agents")
+openai = pytest.importorskip("openai")
+agents_instrumentation = pytest.importorskip("opentelemetry.instrumentation.openai_agents")
+openai_v2 = pytest.importorskip("opentelemetry.instrumentation.openai_v2")
+
+import kaizen_otel  # noqa: E402
+from tests.thirdparty.conftest import promtool_check  # noqa: E402
+from tests.thirdparty.fake_models import INPUT_TOKENS, OUTPUT_TOKENS  # noqa: E402
+
+CALL_COST = INPUT_TOKENS * 0.15e-6 + OUTPUT_TOKENS * 0.6e-6
+
+
+@pytest.fixture
+def instrumented() -> Iterator[None]:
+    both = (agents_instrumentation.OpenAIAgentsInstrumentor(), openai_v2.OpenAIInstrumentor())
+    yield None
+    for instrumentor in both:
+        if instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.uninstrument()
+
+
+def _run(fake_models: Any) -> Any:
+    agents_instrumentation.OpenAIAgentsInstrumentor().instrument()
+    openai_v2.OpenAIInstrumentor().instrument()
+    client = openai.AsyncOpenAI(base_url=fake_models.openai_url, api_key="test-key", max_retries=0)
+    model = agents.OpenAIChatCompletionsModel(model="gpt-4o-mini", openai_client=client)
+    agent = agents.Agent(name="assistant", instructions="be brief", model=model)
+    return agents.Runner.run_sync(agent, "what is the answer? secret-prompt-text")
+
+
+def test_a_call_recorded_by_both_instrumentations_is_counted_once(configured, instrumented, fake_models):
+    tele = configured()
+    result = _run(fake_models)
+    assert "42" in result.final_output
+    assert tele.samples("gen_ai_client_token_usage_count", gen_ai_token_type="input") == [1.0]
+    assert tele.samples("gen_ai_client_token_usage_sum", gen_ai_token_type="input") == [float(INPUT_TOKENS)]
+    assert sum(tele.samples("kaizen_cost_usd_total")) == pytest.approx(CALL_COST)
+    chats = [s for s in tele.spans() if s.attributes.get("gen_ai.operation.name") == "chat"]
+    assert len(chats) == 1  # openai-v2's record inside the Agents SDK's is not exported
+    (run,) = [s for s in tele.spans() if s.name == "invoke_agent assistant"]
+    assert run.attributes["kaizen.run.tokens"] == INPUT_TOKENS + OUTPUT_TOKENS
+    assert run.attributes["kaizen.run.cost.usd"] == pytest.approx(CALL_COST)
+    assert tele.samples("kaizen_agent_runs_total", gen_ai_agent_name="assistant") == [1.0]
+    promtool_check(tele.scrape())
+    for span in tele.spans():
+        assert "secret-prompt-text" not in str(dict(span.attributes))
+
+
+def test_inside_agent_run_the_call_is_still_counted_once(configured, instrumented, fake_models):
+    tele = configured()
+    with kaizen_otel.agent_run("supervisor"):
+        _run(fake_models)
+    assert tele.samples("gen_ai_client_token_usage_count", gen_ai_token_type="output") == [1.0]
+    assert kaizen_otel.usage_summary()["input_tokens"] == INPUT_TOKENS
+    promtool_check(tele.scrape())
