@@ -27,7 +27,8 @@ def _run(steps: int, variant: str) -> dict[str, Any]:
 
 def _check(result: dict[str, Any]) -> None:
     variant = result["variant"]
-    assert result["spans"] == 3 * result["steps"]
+    # Every span reached the sink or was counted as dropped (a full batch queue drops, by design).
+    assert result["spans"] + result["dropped_spans"] == 3 * result["steps"]
     assert result["end_threads"] == result["warm_threads"], result
     growth = result["end_rss_kb"] - result["warm_rss_kb"]
     assert growth < GROWTH_LIMIT_KB[variant], result

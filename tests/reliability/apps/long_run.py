@@ -43,8 +43,9 @@ def main() -> int:
     from kaizen_otel._internal.selfmon import CountingBatchSpanProcessor, TelemetryStats
 
     sink = CountingDropSpans()
+    sink_stats = TelemetryStats()  # counts what the sink's batch queue dropped when full
     assert obs.tracer_provider is not None
-    obs.tracer_provider.add_span_processor(CountingBatchSpanProcessor(sink, TelemetryStats()))
+    obs.tracer_provider.add_span_processor(CountingBatchSpanProcessor(sink, sink_stats))
     warm = max(1, steps // 10)
     started = time.perf_counter()
     for i in range(warm):
@@ -74,6 +75,7 @@ def main() -> int:
                 "warm_threads": warm_threads,
                 "end_threads": end_threads,
                 "spans": sink.count,
+                "dropped_spans": sink_stats.signals["traces"].dropped,
                 "scrape_bytes": scrape,
             }
         ),
