@@ -249,8 +249,9 @@ def _metric_points(reader: InMemoryMetricReader) -> int:
     )
 
 
-def configure_dropping() -> tuple[Any, CountingDropSpans, CountingDropLogs]:
-    """``configure()`` with its defaults, the console span and log exporters swapped for drops."""
+def configure_dropping(**settings: Any) -> tuple[Any, CountingDropSpans, CountingDropLogs]:
+    """``configure()`` with its defaults (or ``settings``), the console span and log exporters
+    swapped for drops."""
     import kaizen_otel
     from kaizen_otel._internal import providers
 
@@ -263,6 +264,7 @@ def configure_dropping() -> tuple[Any, CountingDropSpans, CountingDropLogs]:
         logs_exporter="console",
         prometheus_host="127.0.0.1",
         prometheus_port=0,
+        **settings,
     )
     return obs, spans, logs
 

@@ -72,7 +72,7 @@ def child(calls: int, rounds: int, setup: dict[str, Any]) -> dict[str, Any]:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    from benchmarks.bench_agent_step import CountingDropLogs, CountingDropSpans
+    from benchmarks.bench_agent_step import CountingDropSpans, configure_dropping
 
     server, base_url = _fake_server()
     try:
@@ -88,19 +88,8 @@ def child(calls: int, rounds: int, setup: dict[str, Any]) -> dict[str, Any]:
         mp = MeterProvider(metric_readers=[InMemoryMetricReader()], shutdown_on_exit=False)
 
         import kaizen_otel
-        from kaizen_otel._internal import providers
 
-        kaizen_spans, kaizen_logs = CountingDropSpans(), CountingDropLogs()
-        providers._console_span_exporter = lambda fmt: kaizen_spans  # type: ignore[assignment]
-        providers._console_log_exporter = lambda fmt: kaizen_logs  # type: ignore[assignment]
-        obs = kaizen_otel.configure(
-            service_name="bench",
-            traces_exporter="console",
-            logs_exporter="console",
-            prometheus_host="127.0.0.1",
-            prometheus_port=0,
-            **setup,
-        )
+        obs, kaizen_spans, _logs = configure_dropping(**setup)
         instrumentor = OpenAIInstrumentor()
 
         def on_bare() -> None:
