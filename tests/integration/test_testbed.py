@@ -162,7 +162,8 @@ def test_rotel_clear_forgets_what_arrived_before(rotel: Rotel) -> None:
     """After clear(), received() lists only records that arrive later."""
     first = f"testbed-before-{uuid.uuid4().hex[:8]}"
     _emit_one_of_each("grpc", rotel, first)
-    rotel.wait_for(lambda r: r["service_name"] == first and r["signal"] == "span")
+    for signal in ("span", "log", "metric"):  # all of it, so nothing of the first arrives after clear()
+        rotel.wait_for(lambda r, signal=signal: r["service_name"] == first and r["signal"] == signal)
 
     rotel.clear()
     second = f"testbed-after-{uuid.uuid4().hex[:8]}"
