@@ -135,10 +135,15 @@ class _TelemetryHTTPServer(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(
-        self, address: tuple[str, int], registry: CollectorRegistry, readiness: ReadinessCheck
+        self,
+        address: tuple[str, int],
+        registry: CollectorRegistry,
+        readiness: ReadinessCheck,
+        reuse_port: bool = False,
     ) -> None:
         self.registry = registry
         self.readiness = readiness
+        self.reuse_port = reuse_port
         super().__init__(address, _Handler)
 
     def server_activate(self) -> None:
@@ -180,6 +185,9 @@ class _TelemetryHTTPServer(ThreadingHTTPServer):
         Nothing here uses ``server_name``, and that lookup costs milliseconds at every startup
         (seconds where DNS is slow or unreachable).
         """
+        if self.reuse_port and hasattr(socket, "SO_REUSEPORT"):
+            # pre-fork workers in multiprocess mode all bind the port; any of them serves the sum
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         socketserver.TCPServer.server_bind(self)
         host, port = self.server_address[:2]
         self.server_name = str(host)
@@ -198,16 +206,22 @@ class TelemetryServer:
         readiness: ReadinessCheck | None = None,
         port_source: str = "default",
         host_source: str = "default",
+        reuse_port: bool = False,
     ) -> None:
         try:
-            self._httpd = _TelemetryHTTPServer((host, port), registry, readiness or (lambda: (True, [])))
+            self._httpd = _TelemetryHTTPServer(
+                (host, port), registry, readiness or (lambda: (True, [])), reuse_port
+            )
         except OSError as exc:
             if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
                 allowed = f"a host name or address of this machine ({exc.strerror or exc})"
                 raise KaizenConfigError("prometheus_host", host, allowed, host_source) from exc
             allowed = f"a port that is free on {host}"
             if exc.errno == errno.EADDRINUSE:
-                allowed += f" (port {port} on {host} is already in use; 0 picks a free port)"
+                allowed += (
+                    f" (port {port} on {host} is already in use; 0 picks a free port; pre-fork "
+                    "workers share one port with PROMETHEUS_MULTIPROC_DIR, see docs/operations.md)"
+                )
             else:
                 allowed += f" ({exc.strerror or exc})"
             raise KaizenConfigError("prometheus_port", port, allowed, port_source) from exc

@@ -96,6 +96,8 @@ class Pipeline:
         self.logger_provider: LoggerProvider | None = None
         self.server: TelemetryServer | None = None
         self.prometheus_reader: PrometheusMetricReader | None = None
+        #: With ``prometheus_multiproc_dir``: writes this process's metrics for the merged /metrics.
+        self.multiproc_reader: MetricReader | None = None
         self.problems: list[str] = []
         #: Batch processors by signal, to tell what a timed-out shutdown left unexported.
         self.batch_processors: list[tuple[str, Any]] = []
@@ -328,6 +330,8 @@ def _build_meter_provider(
     limit = settings.metric_cardinality_limit
     if pipeline.prometheus_reader is not None:
         readers.append(pipeline.prometheus_reader)
+    if pipeline.multiproc_reader is not None:
+        readers.append(pipeline.multiproc_reader)
     for name in settings.metrics_exporter:
         push: MetricExporter
         if name == "otlp":
@@ -418,6 +422,20 @@ def build_pipeline(
     pipeline = Pipeline(settings=settings, resource=build_resource(settings), stats=stats)
     if settings.sdk_disabled:
         return pipeline
+    multiproc = settings.prometheus_multiproc_dir if _wants_prometheus(settings) else None
+    if multiproc is not None:
+        from kaizen_otel._internal.multiproc import merged_registry, multiproc_reader
+
+        try:
+            registry = merged_registry(multiproc)
+        except Exception as exc:
+            if strict:
+                raise
+            multiproc = None
+            pipeline.problems.append(f"{exc}; serving this process's metrics only")
+            _log.error("%s", pipeline.problems[-1])
+        else:
+            pipeline.multiproc_reader = multiproc_reader(multiproc, stats, settings.metric_cardinality_limit)
     if _wants_prometheus(settings):
         try:
             pipeline.server = TelemetryServer(
@@ -427,6 +445,7 @@ def build_pipeline(
                 readiness=readiness,
                 port_source=port_source,
                 host_source=host_source,
+                reuse_port=multiproc is not None,
             )
         except Exception as exc:
             if strict:
@@ -435,9 +454,10 @@ def build_pipeline(
             pipeline.problems.append(message)
             _log.error("%s", message)
         else:
-            pipeline.prometheus_reader = OverflowAwarePrometheusReader(
-                stats, settings.metric_cardinality_limit, registry
-            )
+            if multiproc is None:
+                pipeline.prometheus_reader = OverflowAwarePrometheusReader(
+                    stats, settings.metric_cardinality_limit, registry
+                )
     try:
         if settings.enable_tracing:
             pipeline.tracer_provider = _build_tracer_provider(settings, pipeline, span_processors)

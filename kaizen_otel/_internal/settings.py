@@ -410,7 +410,7 @@ class Settings(_Frozen):
 
     A frozen dataclass, so ``dataclasses.fields(Settings)`` is the settings table; ``__init__`` and
     ``__repr__`` are written out below, and equality and hashing come from ``_Frozen``, rather than
-    generated, because compiling them for 59 fields cost ~3 ms of every startup. They behave as the
+    generated, because compiling them for 60 fields cost ~3 ms of every startup. They behave as the
     generated ones (keyword arguments only).
     """
 
@@ -671,6 +671,17 @@ class Settings(_Frozen):
         default=256,
         doc="Longest metric label value, in characters; a longer one is cut, ends with `…` and is "
         "counted in `kaizen_telemetry_truncated_label_values_total`.",
+        group="prometheus",
+    )
+    prometheus_multiproc_dir: str | None = _setting(
+        "KAIZEN_OTEL_PROMETHEUS_MULTIPROC_DIR",
+        "PROMETHEUS_MULTIPROC_DIR",
+        "prometheus_multiproc_dir",
+        kind=Path(),
+        default=None,
+        doc="Pre-fork servers (gunicorn, uvicorn workers): an existing directory shared by all "
+        "workers; each writes its metrics there and `/metrics` on any of them serves the sum "
+        "(prometheus-client's multiprocess mode, see docs/operations.md).",
         group="prometheus",
     )
 

@@ -262,13 +262,16 @@ def _after_fork_in_child() -> None:
 
     The child also starts its own metrics (``forks.py``): none of the parent's counts, so
     nothing is counted twice (the SDK gives it its own ``service.instance.id``).
+    When the parent's ``/metrics`` cannot show the child's metrics (no multiprocess
+    directory), the child says so in a WARNING.
     """
     handle = _active
     if handle is None or handle._pipeline is None:
         return
     pipeline = handle._pipeline
-    if pipeline.server is not None:
-        pipeline.server.release_after_fork()
+    served = pipeline.server
+    if served is not None:
+        served.release_after_fork()
         pipeline.server = None
     from kaizen_otel._internal import forks
 
@@ -276,6 +279,15 @@ def _after_fork_in_child() -> None:
         forks.forget_metrics(pipeline.meter_provider)
     pipeline.stats.forget()
     forks.flush_multiprocessing_child(handle)
+    if served is not None and pipeline.multiproc_reader is None:
+        _log.warning(
+            "kaizen_otel: this process (pid %d) was forked from the one serving %s; that "
+            "endpoint shows only the parent's metrics, not this worker's. For one /metrics "
+            "with every worker, set PROMETHEUS_MULTIPROC_DIR to a shared directory (see "
+            "docs/operations.md), or export metrics over OTLP",
+            os.getpid(),
+            served.metrics_url,
+        )
 
 
 def _build(handle: Observability, *, strict: bool) -> Pipeline:

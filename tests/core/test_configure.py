@@ -105,7 +105,8 @@ def test_a_taken_port_is_a_clear_error_naming_host_and_port(clean_env: pytest.Mo
             kaizen_otel.configure(prometheus_host="127.0.0.1", prometheus_port=port)
     assert str(caught.value) == (
         f"invalid value for prometheus_port (from argument): {port}; expected a port that is "
-        f"free on 127.0.0.1 (port {port} on 127.0.0.1 is already in use; 0 picks a free port)"
+        f"free on 127.0.0.1 (port {port} on 127.0.0.1 is already in use; 0 picks a free port; "
+        "pre-fork workers share one port with PROMETHEUS_MULTIPROC_DIR, see docs/operations.md)"
     )
     assert kaizen_otel.get_observability() is None
 

@@ -1,0 +1,83 @@
+"""The multiprocess writer and merge with forked children: sums, per-worker gauges, bad settings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from opentelemetry import metrics
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+import kaizen_otel
+from kaizen_otel._internal.multiproc import merged_registry
+from kaizen_otel.exceptions import KaizenConfigError
+
+
+def _samples(directory: Path) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = generate_latest(merged_registry(str(directory))).decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def _worker(directory: Path, index: int, stay: bool) -> int:
+    """A forked worker that counts ``index + 1`` jobs and sets its queue gauge; returns its pid."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            obs = kaizen_otel.configure(
+                prometheus_port=0, prometheus_multiproc_dir=str(directory), logs_exporter="none"
+            )
+            meter = metrics.get_meter("jobs")
+            meter.create_counter("jobs.done").add(index + 1, {"queue": "q"})
+            meter.create_gauge("jobs.waiting").set(10 * (index + 1), {"queue": "q"})
+            obs.force_flush()
+            os.write(write, b"x")
+            if stay:
+                os.read(read, 1)  # until the parent kills it
+            # either way it leaves without shutdown, as a worker killed with SIGKILL does
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    os.read(read, 1)
+    return pid
+
+
+def test_counters_add_up_over_workers_and_gauges_are_per_live_worker(tmp_path: Path) -> None:
+    live = _worker(tmp_path, 0, stay=True)
+    gone = _worker(tmp_path, 1, stay=False)
+    os.waitpid(gone, 0)
+    try:
+        samples = _samples(tmp_path)
+        assert samples[("jobs_done_total", (("queue", "q"),))] == 3  # 1 + 2: the gone worker's stay
+        waiting = {labels: v for (name, labels), v in samples.items() if name == "jobs_waiting"}
+        assert waiting == {(("pid", str(live)), ("queue", "q")): 10.0}  # the dead worker's gauge left
+    finally:
+        os.kill(live, 9)
+        os.waitpid(live, 0)
+
+
+def test_a_missing_directory_is_a_clear_error(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
+    missing = tmp_path / "nope"
+    with pytest.raises(KaizenConfigError, match="prometheus_multiproc_dir") as caught:
+        kaizen_otel.configure(prometheus_port=0, prometheus_multiproc_dir=str(missing))
+    assert "an existing directory" in str(caught.value)
+
+
+def test_under_auto_instrumentation_a_missing_directory_falls_back_to_this_process(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    from kaizen_otel._internal.setup import configure_once
+
+    obs = configure_once(
+        {"prometheus_port": 0, "prometheus_multiproc_dir": str(tmp_path / "nope")}, strict=False
+    )
+    assert obs.metrics_url is not None
+    assert any("prometheus_multiproc_dir" in problem for problem in obs.problems)
