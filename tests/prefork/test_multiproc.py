@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+import traceback
 from pathlib import Path
 
 import pytest
@@ -27,8 +29,10 @@ def _samples(directory: Path) -> dict[tuple[str, tuple[tuple[str, str], ...]], f
 def _worker(directory: Path, index: int, stay: bool) -> int:
     """A forked worker that counts ``index + 1`` jobs and sets its queue gauge; returns its pid."""
     read, write = os.pipe()
+    errors = directory.parent / f"worker-{index}.err"
     pid = os.fork()
     if pid == 0:
+        os.close(read)
         code = 0
         try:
             obs = kaizen_otel.configure(
@@ -40,13 +44,17 @@ def _worker(directory: Path, index: int, stay: bool) -> int:
             obs.force_flush()
             os.write(write, b"x")
             if stay:
-                os.read(read, 1)  # until the parent kills it
+                time.sleep(60)  # until the parent kills it
             # either way it leaves without shutdown, as a worker killed with SIGKILL does
         except BaseException:
+            errors.write_text(traceback.format_exc())
             code = 1
         finally:
             os._exit(code)
-    os.read(read, 1)
+    os.close(write)
+    ready = os.read(read, 1)
+    os.close(read)
+    assert ready == b"x", errors.read_text() if errors.exists() else "the worker died"
     return pid
 
 
