@@ -486,7 +486,7 @@ def performance() -> dashboard.Dashboard:
             "Threads",
             "Threads of each process.",
             "short",
-            (f"sum by (instance) (process_thread_count{{{JOB}}})", "{{instance}}"),
+            (f"sum by (instance) (process_threads{{{JOB}}})", "{{instance}}"),
         ),
         series(
             "Garbage collections",

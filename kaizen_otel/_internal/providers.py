@@ -98,6 +98,8 @@ class Pipeline:
         self.prometheus_reader: PrometheusMetricReader | None = None
         #: With ``prometheus_multiproc_dir``: writes this process's metrics for the merged /metrics.
         self.multiproc_reader: MetricReader | None = None
+        #: Puts prometheus-client's default collectors back (taken off while ours are served).
+        self.restore_collectors: Callable[[], None] | None = None
         self.problems: list[str] = []
         #: Batch processors by signal, to tell what a timed-out shutdown left unexported.
         self.batch_processors: list[tuple[str, Any]] = []
@@ -143,6 +145,9 @@ class Pipeline:
             if pending := processor.pending():
                 self.stats.record_drop(signal, pending)
                 left[signal] = left.get(signal, 0) + pending
+        if self.restore_collectors is not None:
+            self.restore_collectors()
+            self.restore_collectors = None
         return left
 
 
@@ -458,6 +463,10 @@ def build_pipeline(
                 pipeline.prometheus_reader = OverflowAwarePrometheusReader(
                     stats, settings.metric_cardinality_limit, registry
                 )
+            if settings.process_metrics and settings.enable_metrics:
+                from kaizen_otel.genai.process_metrics import hide_default_collectors
+
+                pipeline.restore_collectors = hide_default_collectors(registry)
     try:
         if settings.enable_tracing:
             pipeline.tracer_provider = _build_tracer_provider(settings, pipeline, span_processors)

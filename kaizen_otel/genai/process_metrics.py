@@ -1,10 +1,14 @@
 """CPU time, memory, threads and garbage collections of this process, from the standard library.
 
+These are the one set of process metrics on ``/metrics``: while they are on, prometheus-client's
+default process and GC collectors (``process_cpu_seconds_total``, ``python_gc_*``), which
+report the same things under other names, are taken off the served registry
+(:func:`hide_default_collectors`) and put back at shutdown.
+
 The source documents ask for memory and CPU of the agent process. These are observable
 instruments: their callbacks run only when a reader collects (a Prometheus scrape, an OTLP export),
 so they cost nothing between collections. Names follow the OTel process and CPython conventions;
-they do not collide with prometheus-client's own ``process_*`` collector (``process_cpu_seconds_total``,
-``process_resident_memory_bytes``), which the metrics endpoint may also serve.
+their Prometheus names differ from prometheus-client's own collectors', which are taken off.
 
 The standard library is enough here (``resource``, ``/proc/self/statm``, ``gc``), so no psutil
 dependency: RSS comes from ``/proc`` on Linux and falls back to the peak RSS elsewhere.
@@ -17,7 +21,8 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
@@ -28,7 +33,13 @@ try:
 except ImportError:  # pragma: no cover - Windows
     _resource = None  # type: ignore[assignment]
 
-__all__ = ["read_rss_bytes", "reset", "running", "start", "stop"]
+__all__ = ["THREADS", "hide_default_collectors", "read_rss_bytes", "reset", "running", "start", "stop"]
+
+#: The thread count. Not the conventions' ``process.thread.count``: in Prometheus that becomes a
+#: gauge named ``process_thread_count``, and ``promtool check metrics`` rejects a ``_count`` suffix
+#: on anything but a histogram or summary. ``process.threads`` (the conventions' earlier name) is
+#: ``process_threads`` there.
+THREADS = "process.threads"
 
 _lock = threading.Lock()
 _state: dict[str, object] = {"on": False, "registered_on": None, "attributes": {}}
@@ -108,7 +119,7 @@ def start(meter_provider: MeterProvider, attributes: Mapping[str, str] | None = 
             description="Resident memory of this process.",
         )
         meter.create_observable_up_down_counter(
-            sc.METRIC_PROCESS_THREAD_COUNT,
+            THREADS,
             callbacks=[_threads],
             unit="{thread}",
             description="Threads alive in this process.",
@@ -137,3 +148,31 @@ def reset() -> None:
 
 def running() -> bool:
     return bool(_state["on"])
+
+
+def hide_default_collectors(registry: Any) -> Callable[[], None]:
+    """Take prometheus-client's process and GC collectors off ``registry``; returns the undo.
+
+    Only those two (the platform collector's ``python_info`` has no counterpart here). A
+    collector that is not registered (the application removed it, or this is not the default
+    registry) is left alone, and only what was taken off is put back.
+    """
+    from prometheus_client import GC_COLLECTOR, PROCESS_COLLECTOR
+
+    removed = []
+    for collector in (PROCESS_COLLECTOR, GC_COLLECTOR):
+        try:
+            registry.unregister(collector)
+        except KeyError:
+            continue
+        removed.append(collector)
+
+    def restore() -> None:
+        for collector in removed:
+            try:
+                registry.register(collector)
+            except ValueError:  # registered again meanwhile
+                pass
+        removed.clear()
+
+    return restore

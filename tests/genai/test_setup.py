@@ -47,7 +47,7 @@ def test_process_metrics_report_cpu_memory_threads_and_gc_when_switched_on():
         (rss,) = metrics["process.memory.usage"].data.data_points
         assert rss.value > 10 * 1024 * 1024
         assert metrics["process.memory.usage"].unit == "By"
-        (threads,) = metrics["process.thread.count"].data.data_points
+        (threads,) = metrics["process.threads"].data.data_points
         assert threads.value >= 1
         generations = {
             p.attributes["cpython.gc.generation"] for p in metrics["cpython.gc.collections"].data.data_points
