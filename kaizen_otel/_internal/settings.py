@@ -410,7 +410,7 @@ class Settings(_Frozen):
 
     A frozen dataclass, so ``dataclasses.fields(Settings)`` is the settings table; ``__init__`` and
     ``__repr__`` are written out below, and equality and hashing come from ``_Frozen``, rather than
-    generated, because compiling them for 60 fields cost ~3 ms of every startup. They behave as the
+    generated, because compiling them for 65 fields cost ~3 ms of every startup. They behave as the
     generated ones (keyword arguments only).
     """
 
