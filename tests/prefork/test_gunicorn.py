@@ -52,7 +52,8 @@ def post_fork(server, worker):
 """
 
 
-def _poll(check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
+def _poll(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
+    """Wait for ``check`` to return something true (generous: the test machine may be busy)."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -196,10 +197,12 @@ def test_under_opentelemetry_instrument_each_worker_has_its_own_instance_id_over
     try:
         pids = server.requests(60)
         service = f"shop-{server.port}"
-        totals = _poll(
-            lambda: (found := _latest_totals(rotel, service)) and sum(found.values()) == 60 and found,
-            "every worker's OTLP total to arrive",
-        )
+
+        def all_arrived() -> dict[str, float] | None:
+            totals = _latest_totals(rotel, service)
+            return totals if sum(totals.values()) == 60 else None
+
+        totals = _poll(all_arrived, "every worker's latest OTLP total to add up to 60")
         assert len(totals) == len(pids) >= 2  # one service.instance.id per worker that served
         server.counted(60)
     finally:
