@@ -119,7 +119,7 @@ def test_tail_follow_prints_records_as_they_arrive(sample: str) -> None:
             "--interval",
             "0.05",
             "--duration",
-            "20",
+            "180",
         ],
         stdout=subprocess.PIPE,
         text=True,
