@@ -26,9 +26,15 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _wait(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """Poll ``check`` until it gives a true value; an element replaced mid-read counts as "not yet"."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
     deadline = time.monotonic() + timeout
     while True:
-        value = check()
+        try:
+            value = check()
+        except StaleElementReferenceException:
+            value = None
         if value:
             return value
         if time.monotonic() > deadline:
@@ -147,12 +153,16 @@ def _summary_numbers(text: str) -> dict[str, float]:
     }
 
 
+_TOTALS = """return [...document.querySelectorAll('[data-total]')].map(
+    node => [node.dataset.total, node.textContent]);"""
+
+
 def _page_totals(browser: Any) -> dict[str, float]:
-    totals: dict[str, float] = {}
-    for node in browser.find_elements("css selector", "[data-total]"):
-        text = node.text.replace(",", "").replace("$", "")
-        totals[node.get_attribute("data-total")] = float(text)
-    return totals
+    """One snapshot taken in the page, so a re-render between reads cannot leave a stale element."""
+    return {
+        name: float(text.replace(",", "").replace("$", "").strip())
+        for name, text in browser.execute_script(_TOTALS)
+    }
 
 
 def test_the_page_follows_a_running_demo_and_its_totals_equal_the_demo_summary(
