@@ -579,7 +579,15 @@ class DurableLog:
         """
         staging = self.layout.staging_path
         try:
-            fd = os.open(staging, _OPEN_FLAGS | os.O_CREAT | os.O_TRUNC, _FILE_MODE)
+            # A writer killed between link() and unlink() leaves the staging name as a second link
+            # to a file of the trail: remove the name, never truncate through it.
+            os.unlink(staging)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise self._open_error(exc) from exc
+        try:
+            fd = os.open(staging, _OPEN_FLAGS | os.O_CREAT | os.O_EXCL, _FILE_MODE)
             os.fchmod(fd, _FILE_MODE)
         except OSError as exc:
             raise self._open_error(exc) from exc

@@ -296,3 +296,15 @@ def test_verify_refuses_an_anchor_path_that_holds_no_anchor(sealed_trail: str, t
     empty.write_text("")
     done = run_cli("verify", sealed_trail, "--anchors", str(empty))
     assert done.returncode == 2 and "no audit anchors" in done.stderr
+
+
+def test_a_staging_name_left_by_a_killed_writer_never_truncates_the_trail(trail_path: str) -> None:
+    """Killed between link() and unlink(), a writer leaves <trail>.new as a second name of the file."""
+    with AuditTrail(trail_path, key=KEY, seal_seconds=0) as trail:
+        trail.record("agent", "step", {"i": 0})
+    os.link(trail_path, TrailLayout(trail_path).staging_path)
+    with AuditTrail(trail_path, key=KEY, rotate_bytes=1, seal_seconds=0) as trail:
+        for i in range(1, 4):
+            trail.record("agent", "step", {"i": i})  # each record rotates and starts a new file
+    assert [r["details"]["i"] for r in records_in(trail_path)] == [0, 1, 2, 3]  # type: ignore[index]
+    assert verify_trail(trail_path, KEY).ok
