@@ -14,8 +14,6 @@ otherwise hand out no-op loggers and drop audit records without a word).
 
 from __future__ import annotations
 
-import threading
-
 from opentelemetry._logs import Logger as APILogger
 from opentelemetry.sdk._logs import (
     LoggerProvider,
@@ -26,7 +24,6 @@ from opentelemetry.sdk._logs import (
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.util.types import Attributes
 
-from kaizen_otel.audit.entry import AuditEntry
 from kaizen_otel.audit.exporter import JsonlAuditExporter
 from kaizen_otel.exceptions import AuditError
 
@@ -38,20 +35,12 @@ class DurableAuditProcessor(LogRecordProcessor):
 
     def __init__(self, exporter: JsonlAuditExporter) -> None:
         self._exporter = exporter
-        self._local = threading.local()
         self._shutdown = False
 
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
         if self._shutdown:
             raise AuditError("the audit pipeline is shut down; the record was not stored")
-        self._local.entries = self._exporter.append([log_record])
-
-    def take_entry(self) -> AuditEntry:
-        """The entry the calling thread's last ``emit`` stored."""
-        entries: list[AuditEntry] = self._local.__dict__.pop("entries", [])
-        if not entries:
-            raise AuditError("the audit pipeline did not store the record")
-        return entries[0]
+        self._exporter.append([log_record])
 
     def shutdown(self) -> None:
         if not self._shutdown:

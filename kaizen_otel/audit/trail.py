@@ -148,7 +148,6 @@ class AuditTrail:
         self._exporter = JsonlAuditExporter(self._storage)
         self._processor = DurableAuditProcessor(self._exporter)
         self._provider = AuditLoggerProvider(self._processor)
-        self._logger = self._provider.get_logger("kaizen_otel.audit")
         self._closed = False
         self._close_lock = threading.Lock()
         self._timer: threading.Thread | None = None

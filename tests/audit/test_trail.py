@@ -272,3 +272,29 @@ def test_queries_of_the_source_documents_api(trail: AuditTrail) -> None:
     assert [e.agent_id for e in trail.query_by_action("permission_grant")] == ["agent-2", "agent-1"]
     window = trail.query_by_time_range(first.timestamp_ns, third.timestamp_ns)
     assert [e.seq for e in window] == [first.seq, first.seq + 1]  # the end bound is exclusive
+
+
+def test_a_record_emitted_through_the_trails_own_logger_provider_joins_the_same_chain(
+    trail_path: str,
+) -> None:
+    """record() skips the OTel log path for speed; the trail's LoggerProvider still writes into the chain."""
+    import time
+
+    from opentelemetry._logs import SeverityNumber
+
+    with AuditTrail(trail_path, seal_seconds=0) as trail:
+        trail.record("a", "direct")
+        trail.logger_provider.get_logger("app").emit(
+            timestamp=time.time_ns(),
+            severity_number=SeverityNumber.INFO,
+            body={"agent_id": "b", "action": "through_otel", "result": "denied"},
+        )
+        trail.record("a", "direct again")
+        with pytest.raises(AuditError, match="not an audit record"):
+            trail.logger_provider.get_logger("app").emit(timestamp=time.time_ns(), body="free text")
+    assert [(r["agent_id"], r["action"]) for r in records_in(trail_path)] == [
+        ("a", "direct"),
+        ("b", "through_otel"),
+        ("a", "direct again"),
+    ]
+    assert verify_trail(trail_path).ok
