@@ -18,7 +18,6 @@ import base64
 import json
 import math
 import sys
-import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import IO, Any
@@ -26,6 +25,8 @@ from typing import IO, Any
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 
+from kaizen_otel._internal.console_stream import flush as flush_stream
+from kaizen_otel._internal.console_stream import write_lines
 from kaizen_otel.exceptions import KaizenConfigError
 
 __all__ = ["ConsoleLogExporter", "format_json", "format_text", "level_name"]
@@ -146,7 +147,8 @@ class ConsoleLogExporter(LogRecordExporter):
         fmt: ``"json"`` (default) or ``"text"``.
 
     Safe to call from several threads at once (the SDK's simple processor does): each batch is
-    written under a lock, so lines never interleave.
+    written under the lock every console exporter shares, so lines never interleave, not even
+    with the span exporter's lines on the same stream.
     """
 
     def __init__(self, stream: IO[str] | None = None, fmt: str = "json") -> None:
@@ -154,7 +156,6 @@ class ConsoleLogExporter(LogRecordExporter):
             raise KaizenConfigError("console_format", fmt, "one of " + ", ".join(_FORMATS))
         self._stream = stream
         self._format = format_json if fmt == "json" else format_text
-        self._lock = threading.Lock()
         self._shutdown = False
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
@@ -163,9 +164,7 @@ class ConsoleLogExporter(LogRecordExporter):
         try:
             text = "".join(self._line(record) + "\n" for record in batch)
             stream = self._stream if self._stream is not None else sys.stderr
-            with self._lock:
-                stream.write(text)
-                stream.flush()
+            write_lines(stream, text)
         except Exception:  # a closed or broken stream must not break the pipeline
             return LogRecordExportResult.FAILURE
         return LogRecordExportResult.SUCCESS
@@ -185,8 +184,7 @@ class ConsoleLogExporter(LogRecordExporter):
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         stream = self._stream if self._stream is not None else sys.stderr
         try:
-            with self._lock:
-                stream.flush()
+            flush_stream(stream)
         except Exception:
             return False
         return True

@@ -16,6 +16,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode
 
+from kaizen_otel._internal.console_stream import write_lines
+
 
 def _iso(ns: int | None) -> str:
     moment = datetime.fromtimestamp((ns or 0) / 1e9, tz=timezone.utc)
@@ -32,8 +34,7 @@ class CompactConsoleSpanExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         stream = self._stream or sys.stderr
         try:
-            stream.write("".join(self._line(span) + "\n" for span in spans))
-            stream.flush()
+            write_lines(stream, "".join(self._line(span) + "\n" for span in spans))
         except (OSError, ValueError):
             return SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS

@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import re
+import subprocess
 import sys
 from typing import Any
 
@@ -142,3 +144,54 @@ def test_level_names_follow_python_logging_for_every_severity_band() -> None:
         "CRITICAL",
     ]
     assert level_name(None, "notice") == "NOTICE"
+
+
+_BUSY_APP = r"""
+import threading
+import kaizen_otel
+from opentelemetry import trace
+
+kaizen_otel.configure(service_name="interleave", prometheus_enabled=False, metrics_exporter="none")
+tracer = trace.get_tracer("interleave")
+log = kaizen_otel.get_logger("interleave")
+payload = {"nested": {"items": ["x" * 300] * 40}}
+
+def spans():
+    for _ in range(3000):
+        with tracer.start_as_current_span("step", attributes={"note": "y" * 500}):
+            pass
+
+def logs():
+    for _ in range(1500):
+        log.info("tick", payload=payload)
+
+workers = [threading.Thread(target=spans), threading.Thread(target=logs)]
+for worker in workers:
+    worker.start()
+for worker in workers:
+    worker.join()
+kaizen_otel.shutdown()
+"""
+
+
+def test_span_and_log_lines_on_one_piped_stderr_never_cut_into_each_other() -> None:
+    """Two batch workers write big lines to the same pipe; a log shipper must parse every one."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "KAIZEN_OTEL_"))}
+    env["OTEL_BSP_SCHEDULE_DELAY"] = "1"
+    env["OTEL_BLRP_SCHEDULE_DELAY"] = "1"
+    env["KAIZEN_OTEL_TRACES_EXPORTER"] = "console"
+    done = subprocess.run(
+        [sys.executable, "-c", _BUSY_APP], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [line for line in done.stderr.splitlines() if line.startswith("{")]
+    broken = []
+    for line in lines:
+        try:
+            json.loads(line)
+        except ValueError:
+            broken.append(line[:200])
+    assert not broken, f"{len(broken)} of {len(lines)} lines were cut: {broken[:2]}"
+    spans = sum(1 for line in lines if '"span":"step"' in line)
+    logs = sum(1 for line in lines if '"message": "tick"' in line)
+    assert (spans, logs) == (3000, 1500)
