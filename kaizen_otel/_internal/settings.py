@@ -116,6 +116,30 @@ class Bool(Kind):
         return "true" if value else "false"
 
 
+class ContentCapture(Bool):
+    """A boolean that also reads the GenAI content modes (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT).
+
+    Under the latest GenAI conventions the instrumentations take ``NO_CONTENT``, ``SPAN_ONLY``,
+    ``EVENT_ONLY`` or ``SPAN_AND_EVENT`` there; a user who set one of them to make an
+    instrumentation record content means "capture on" (``NO_CONTENT``: off).
+    """
+
+    allowed = (
+        "one of true, false (also 1/0, yes/no, on/off, NO_CONTENT, SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT)"
+    )
+
+    def parse(self, raw: str) -> bool:
+        text = raw.strip().lower()
+        if text in _CONTENT_MODES_ON:
+            return True
+        if text == "no_content":
+            return False
+        return super().parse(raw)
+
+
+_CONTENT_MODES_ON = {"span_only", "event_only", "span_and_event"}
+
+
 class Int(Kind):
     __slots__ = ("maximum", "minimum")
     minimum: int | None
@@ -861,9 +885,10 @@ class Settings(_Frozen):
     capture_message_content: bool = _setting(
         "KAIZEN_OTEL_CAPTURE_MESSAGE_CONTENT",
         "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
-        kind=Bool(),
+        kind=ContentCapture(),
         default=False,
-        doc="Record prompt and completion text on spans.",
+        doc="Let prompt, completion and tool-payload text reach spans, span events and log records "
+        "(ours and instrumentations'); when false it is removed from all of them.",
         group="agents",
     )
     pricing_file: str | None = _setting(

@@ -298,7 +298,9 @@ def _build(handle: Observability, *, strict: bool) -> Pipeline:
         host_source=handle.sources.get("prometheus_host", "default"),
         readiness=handle.readiness,
         span_processors=_first_span_processors(handle.redactor) + _live_processors(handle, "span"),
-        log_processors=_first_log_processors(handle.redactor) + _live_processors(handle, "log"),
+        log_processors=_content_log_processors(handle.settings)
+        + _first_log_processors(handle.redactor)
+        + _live_processors(handle, "log"),
     )
 
 
@@ -385,6 +387,15 @@ def _first_span_processors(redactor: Any) -> list[SpanProcessor]:
     from kaizen_otel.redaction import RedactingSpanProcessor
 
     return [RedactingSpanProcessor(redactor)]
+
+
+def _content_log_processors(settings: Settings) -> list[LogRecordProcessor]:
+    """Message-content capture off: no instrumentation's log record carries prompts or answers."""
+    if settings.capture_message_content:
+        return []
+    from kaizen_otel.genai.log_content import ContentDroppingLogProcessor
+
+    return [ContentDroppingLogProcessor()]
 
 
 def _first_log_processors(redactor: Any) -> list[LogRecordProcessor]:

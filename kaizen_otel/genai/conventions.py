@@ -19,6 +19,7 @@ __all__ = [
     "ALIASES",
     "CONTENT_ATTRIBUTES",
     "CONTENT_ATTRIBUTE_PREFIXES",
+    "CONTENT_BODY_KEYS",
     "LLM_OPERATIONS",
     "OPERATION_FROM_KIND",
     "attribute",
@@ -98,6 +99,12 @@ CONTENT_ATTRIBUTE_PREFIXES = (
     "llm.output_messages.",
     "llm.prompts.",
 )
+
+#: Fields of a GenAI event's log-record body that hold content, at any depth: the message events'
+#: ``content`` and ``tool_calls[].function.arguments`` (``gen_ai.user.message``, ``gen_ai.choice``,
+#: ...), and the message parts of the current conventions (``parts[].content``, a tool call's
+#: ``arguments``, a tool response's ``response``).
+CONTENT_BODY_KEYS = frozenset({"content", "arguments", "response", "result"}) | CONTENT_ATTRIBUTES
 
 
 def operation(attributes: Mapping[str, Any]) -> str | None:

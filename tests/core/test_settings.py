@@ -57,6 +57,22 @@ def test_a_bad_boolean_lists_the_accepted_spellings() -> None:
     )
 
 
+def test_content_capture_reads_the_genai_content_modes_of_the_standard_variable() -> None:
+    def capture(value: str, variable: str = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT") -> bool:
+        return resolve({}, environ={variable: value}).settings.capture_message_content
+
+    assert capture("SPAN_AND_EVENT") and capture("span_only") and capture("EVENT_ONLY") and capture("true")
+    assert not capture("NO_CONTENT") and not capture("false")
+    # ours wins: an instrumentation may record content while kaizen_otel keeps it out of every sink
+    both = {"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "SPAN_AND_EVENT"}
+    assert not resolve(
+        {}, environ={**both, "KAIZEN_OTEL_CAPTURE_MESSAGE_CONTENT": "false"}
+    ).settings.capture_message_content
+    with pytest.raises(KaizenConfigError) as caught:
+        capture("spans", "KAIZEN_OTEL_CAPTURE_MESSAGE_CONTENT")
+    assert "NO_CONTENT, SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT" in str(caught.value)
+
+
 def test_an_unknown_argument_is_refused() -> None:
     with pytest.raises(KaizenConfigError) as caught:
         resolve({"sevice_name": "typo"}, environ={})

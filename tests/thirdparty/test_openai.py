@@ -159,6 +159,7 @@ def test_message_content_stays_out_of_instrumented_spans_unless_capture_is_on(
 ):
     monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "SPAN_AND_EVENT")
+    monkeypatch.setenv("KAIZEN_OTEL_CAPTURE_MESSAGE_CONTENT", "false")  # ours wins over the standard one
     tele = configured()
     _instrument()
     _chat(_client(fake_models))
