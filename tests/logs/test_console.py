@@ -147,11 +147,16 @@ def test_level_names_follow_python_logging_for_every_severity_band() -> None:
 
 
 _BUSY_APP = r"""
+import logging
+import sys
 import threading
 import kaizen_otel
 from opentelemetry import trace
 
 kaizen_otel.configure(service_name="interleave", prometheus_enabled=False, metrics_exporter="none")
+with_user_handler = sys.argv[1] == "with-user-handler"
+if with_user_handler:
+    logging.basicConfig(format='{"user": "%(message)s"}')
 tracer = trace.get_tracer("interleave")
 log = kaizen_otel.get_logger("interleave")
 payload = {"nested": {"items": ["x" * 300] * 40}}
@@ -165,7 +170,13 @@ def logs():
     for _ in range(1500):
         log.info("tick", payload=payload)
 
+def user_logs():
+    for _ in range(1500):
+        logging.getLogger("app").warning("z" * 3000)
+
 workers = [threading.Thread(target=spans), threading.Thread(target=logs)]
+if with_user_handler:
+    workers.append(threading.Thread(target=user_logs))
 for worker in workers:
     worker.start()
 for worker in workers:
@@ -174,24 +185,50 @@ kaizen_otel.shutdown()
 """
 
 
-def test_span_and_log_lines_on_one_piped_stderr_never_cut_into_each_other() -> None:
-    """Two batch workers write big lines to the same pipe; a log shipper must parse every one."""
+def _run_busy_app(mode: str) -> list[str]:
+    """Run the app writing big lines from several threads; its stderr lines, read from a pipe."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "KAIZEN_OTEL_"))}
     env["OTEL_BSP_SCHEDULE_DELAY"] = "1"
     env["OTEL_BLRP_SCHEDULE_DELAY"] = "1"
     env["KAIZEN_OTEL_TRACES_EXPORTER"] = "console"
     done = subprocess.run(
-        [sys.executable, "-c", _BUSY_APP], env=env, capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, "-c", _BUSY_APP, mode],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    lines = [line for line in done.stderr.splitlines() if line.startswith("{")]
+    return [line for line in done.stderr.splitlines() if line.startswith("{")]
+
+
+def _cut(lines: list[str]) -> list[str]:
     broken = []
     for line in lines:
         try:
             json.loads(line)
         except ValueError:
             broken.append(line[:200])
+    return broken
+
+
+def test_span_and_log_lines_on_one_piped_stderr_never_cut_into_each_other() -> None:
+    """Two batch workers write big lines to the same pipe; a log shipper must parse every one."""
+    lines = _run_busy_app("alone")
+    broken = _cut(lines)
     assert not broken, f"{len(broken)} of {len(lines)} lines were cut: {broken[:2]}"
     spans = sum(1 for line in lines if '"span":"step"' in line)
     logs = sum(1 for line in lines if '"message": "tick"' in line)
     assert (spans, logs) == (3000, 1500)
+
+
+def test_the_applications_own_stderr_handler_and_ours_never_cut_each_others_lines() -> None:
+    """``logging.basicConfig`` after ``configure()`` prints to the same pipe while we export."""
+    lines = _run_busy_app("with-user-handler")
+    broken = _cut(lines)
+    assert not broken, f"{len(broken)} of {len(lines)} lines were cut: {broken[:2]}"
+    theirs = sum(1 for line in lines if line.startswith('{"user": "zzz'))
+    bridged = sum(1 for line in lines if '"message": "zzz' in line)
+    ticks = sum(1 for line in lines if '"message": "tick"' in line)
+    assert (theirs, bridged, ticks) == (1500, 1500, 1500)
