@@ -90,7 +90,7 @@ _C_ENCODER = (
 )
 
 
-def _encode_fast(obj: dict[str, Any]) -> str:
+def _encode_fast(obj: Any) -> str:
     if _C_ENCODER is None:
         return _ENCODER.encode(obj)
     return "".join(_C_ENCODER(obj, 0))
@@ -164,6 +164,10 @@ def prepare_body(fields: Mapping[str, Any]) -> PreparedBody:
     Raises ``ValueError``/``TypeError`` as :func:`canonical` does, and ``RecursionError`` for a
     value that contains itself.
     """
+    if fields.keys() == _ENVELOPE:
+        body = _prepare_envelope(fields)
+        if body is not None:
+            return body
     for key in fields:
         if not isinstance(key, str):
             raise TypeError(f"top-level keys must be strings, not {type(key).__name__}")
@@ -175,6 +179,62 @@ def prepare_body(fields: Mapping[str, Any]) -> PreparedBody:
         middle, _, tail = rest.partition(_SEQ_TEXT)
         return PreparedBody(head + '"prev":', middle + '"seq":', tail)
     return _prepare_in_runs(fields)
+
+
+#: The fields of every ``record`` line, whichever path wrote it (``audit_fields`` plus ``v``/``kind``).
+_ENVELOPE = frozenset(
+    (
+        "action",
+        "agent_id",
+        "details",
+        "kind",
+        "metadata",
+        "result",
+        "span_id",
+        "time",
+        "timestamp",
+        "trace_id",
+        "user_id",
+        "v",
+    )
+)
+_quote = getattr(json.encoder, "c_encode_basestring_ascii", None) or json.encoder.py_encode_basestring_ascii
+
+
+def _prepare_envelope(fields: Mapping[str, Any]) -> PreparedBody | None:
+    """The record envelope written field by field, in its sorted key order, without sorting anything.
+
+    Only ``details`` and ``metadata`` go through the encoder (the same one, so the same text); the
+    rest are strings, nulls and two integers. None when a field has another type (a ``str`` or
+    ``int`` subclass included): the general path then encodes it.
+    """
+    timestamp, version = fields["timestamp"], fields["v"]
+    action, agent_id, kind = fields["action"], fields["agent_id"], fields["kind"]
+    result, time_text = fields["result"], fields["time"]
+    span_id, trace_id, user_id = fields["span_id"], fields["trace_id"], fields["user_id"]
+    if (
+        timestamp.__class__ is not int
+        or version.__class__ is not int
+        or action.__class__ is not str
+        or agent_id.__class__ is not str
+        or kind.__class__ is not str
+        or result.__class__ is not str
+        or time_text.__class__ is not str
+        or (span_id is not None and span_id.__class__ is not str)
+        or (trace_id is not None and trace_id.__class__ is not str)
+        or (user_id is not None and user_id.__class__ is not str)
+    ):
+        return None
+    quote = _quote
+    return PreparedBody(
+        f'{{"action":{quote(action)},"agent_id":{quote(agent_id)},'
+        f'"details":{_encode_fast(fields["details"])},"kind":{quote(kind)},'
+        f'"metadata":{_encode_fast(fields["metadata"])},"prev":',
+        f',"result":{quote(result)},"seq":',
+        f',"span_id":{"null" if span_id is None else quote(span_id)},"time":{quote(time_text)},'
+        f'"timestamp":{timestamp},"trace_id":{"null" if trace_id is None else quote(trace_id)},'
+        f'"user_id":{"null" if user_id is None else quote(user_id)},"v":{version}}}',
+    )
 
 
 def _prepare_in_runs(fields: Mapping[str, Any]) -> PreparedBody:

@@ -80,6 +80,43 @@ class AuditEntry:
         }
 
     @classmethod
+    def _made(
+        cls,
+        timestamp_ns: int,
+        agent_id: str,
+        action: str,
+        result: str,
+        details: Mapping[str, Any],
+        user_id: str | None,
+        metadata: Mapping[str, Any],
+        trace_id: str | None,
+        span_id: str | None,
+        seq: int,
+        hash: str,
+    ) -> AuditEntry:
+        """The entry ``AuditTrail.record()`` returns, built without the frozen ``__init__``.
+
+        A frozen dataclass sets each of its eleven fields through ``object.__setattr__``; filling
+        the instance dict directly gives the same (still frozen) entry at a third of the CPU, once
+        per record on the writers' hot path.
+        """
+        entry = object.__new__(cls)
+        entry.__dict__.update(
+            timestamp_ns=timestamp_ns,
+            agent_id=agent_id,
+            action=action,
+            result=result,
+            details=details,
+            user_id=user_id,
+            metadata=metadata,
+            trace_id=trace_id,
+            span_id=span_id,
+            seq=seq,
+            hash=hash,
+        )
+        return entry
+
+    @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> AuditEntry:
         """The entry of one ``record`` line of a trail."""
         return cls(

@@ -41,7 +41,7 @@ import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 from kaizen_otel.audit import chain
 from kaizen_otel.audit.files import TrailLayout, complete_length
@@ -82,9 +82,11 @@ class StorageOptions:
     key: bytes | None = None
 
 
-@dataclass(frozen=True)
-class Appended:
-    """One line made durable: its sequence number, hash and full record (``hash`` included)."""
+class Appended(NamedTuple):
+    """One line made durable: its sequence number, hash and full record (``hash`` included).
+
+    A named tuple rather than a frozen dataclass: one is made per line, on the writers' hot path.
+    """
 
     seq: int
     hash: str
@@ -111,10 +113,13 @@ class _Waiter:
     shared condition that wakes everybody to re-check), and the next leader is woken directly.
     """
 
-    __slots__ = ("_lock", "action", "appended", "durable", "error", "lead")
+    __slots__ = ("_lock", "action", "appended", "durable", "error", "lead", "records")
 
-    def __init__(self, action: Callable[[], list[Appended]]) -> None:
+    def __init__(
+        self, action: Callable[[], list[Appended]] | None, records: list[_Prepared] | None = None
+    ) -> None:
         self.action = action
+        self.records = records  # the common action, without a closure: write these records
         self.appended: list[Appended] = []
         self.durable = False
         self.error: BaseException | None = None
@@ -211,8 +216,7 @@ class DurableLog:
     def append(self, records: Sequence[Mapping[str, Any]]) -> list[Appended]:
         """Append one line per record (each without ``v``/``seq``/``prev``/``hash``); durable on return."""
         self._check_open()
-        prepared = [_Prepared(fields) for fields in records]
-        return self._commit_queued(lambda: self._write_records(prepared))
+        return self._commit_queued(None, [_Prepared(fields) for fields in records])
 
     def seal(self, reason: str) -> Appended | None:
         """Write a seal line now (durable on return); None when the trail ends with a seal already.
@@ -321,13 +325,15 @@ class DurableLog:
         self._leading = False  # a caller holds the lead
         self._batch: list[_Waiter] = []  # what the leader is committing
 
-    def _commit_queued(self, action: Callable[[], list[Appended]]) -> list[Appended]:
-        """Queue ``action`` (it writes lines); return what it appended once that is durable.
+    def _commit_queued(
+        self, action: Callable[[], list[Appended]] | None, records: list[_Prepared] | None = None
+    ) -> list[Appended]:
+        """Queue ``action`` (it writes lines) or ``records``; return what was appended once durable.
 
         The first caller to find no leader leads: it commits everything queued by then. The others
         sleep until a leader has synced their lines, or hands them the lead.
         """
-        waiter = _Waiter(action)
+        waiter = _Waiter(action, records)
         try:
             with self._mutex:
                 self._queue.append(waiter)
@@ -421,7 +427,11 @@ class DurableLog:
         try:
             if self._broken is not None and not self._closed:
                 self._catch_up()
-            waiter.appended = waiter.action()
+            if waiter.records is not None:
+                waiter.appended = self._write_records(waiter.records)
+            else:
+                assert waiter.action is not None
+                waiter.appended = waiter.action()
         except Exception as exc:
             waiter.error = exc
             return
@@ -464,11 +474,24 @@ class DurableLog:
     def _catch_up(self) -> None:
         """Make the in-memory head match the file: reopen, follow a rotation, or re-read the tail."""
         try:
-            on_disk = os.lstat(self.path)
+            on_disk = os.lstat(self.layout.path)
         except FileNotFoundError:
             on_disk = None
         except OSError as exc:
             raise AuditError(f"cannot stat the audit trail {self.path!r}: {exc.strerror}") from exc
+        if (
+            on_disk is not None
+            and on_disk.st_size == self._end
+            and on_disk.st_ino == self._ident[1]
+            and on_disk.st_dev == self._ident[0]
+            and self._broken is None
+            and self._fd >= 0
+        ):
+            return  # the common case: the file this writer left, as it left it (so not a symlink)
+        self._catch_up_with(on_disk)
+
+    def _catch_up_with(self, on_disk: os.stat_result | None) -> None:
+        """The uncommon cases of :meth:`_catch_up`: another writer, a rotation, a damaged or changed file."""
         if on_disk is not None and stat.S_ISLNK(on_disk.st_mode):
             raise AuditError(f"refusing the audit trail {self.path!r}: it is a symbolic link")
         if self._seq >= 0 and (
@@ -795,15 +818,23 @@ class DurableLog:
         return self._advance(record, digest)
 
     def _write_record(self, prepared: _Prepared) -> Appended:
-        """Chain and write one caller's record, serialised already: only ``prev``/``seq`` to add."""
+        """Chain and write one caller's record, serialised already: only ``prev``/``seq`` to add.
+
+        Moves the head as :meth:`_advance` does for a record line, without its branches.
+        """
         seq = self._seq + 1
-        line, digest = prepared.body.line(self._head, seq)
+        prev = self._head
+        line, digest = prepared.body.line(prev, seq)
         self._put(line)
         record = prepared.record
         record["seq"] = seq
-        record["prev"] = self._head
+        record["prev"] = prev
         record["hash"] = digest
-        return self._advance(record, digest)
+        self._seq = seq
+        self._head = digest
+        self._last_kind = "record"
+        self._unsealed += 1
+        return Appended(seq, digest, record)
 
     def _put(self, line: bytes) -> None:
         """The one ``os.write`` of a line; anything short of all its bytes is a failure."""

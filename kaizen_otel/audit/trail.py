@@ -227,8 +227,10 @@ class AuditTrail:
         Raises ``AuditError`` when it could not be made durable (nothing was acknowledged), and
         ``ValueError``/``TypeError`` for arguments that are not allowed.
         """
-        _check_text("agent_id", agent_id)
-        _check_text("action", action)
+        if agent_id.__class__ is not str or not agent_id:
+            _check_text("agent_id", agent_id)
+        if action.__class__ is not str or not action:
+            _check_text("action", action)
         if result not in RESULTS:
             raise ValueError(f"result must be one of {', '.join(RESULTS)}; got {result!r}")
         if user_id is not None and not isinstance(user_id, str):
@@ -239,9 +241,12 @@ class AuditTrail:
         except AuditError:
             self._metrics.failed("invalid_record")
             raise
-        if self._redact is not None:
-            details_map = self._redact(details_map)
-            metadata_map = self._redact(metadata_map)
+        redact = self._redact
+        if redact is not None:  # an empty mapping has nothing to scrub
+            if details_map:
+                details_map = redact(details_map)
+            if metadata_map:
+                metadata_map = redact(metadata_map)
         if self._closed:
             self._metrics.failed("closed")
             raise AuditError(f"the audit trail {self.path!r} is closed; the record was not stored")
@@ -267,7 +272,7 @@ class AuditTrail:
             self._metrics.failed(type(exc).__name__)
             raise AuditError(f"the audit record was not stored: {exc}") from exc
         self._metrics.recorded(action, result, time.perf_counter() - started)
-        entry = AuditEntry(
+        entry = AuditEntry._made(
             fields["timestamp"],
             agent_id,
             action,
@@ -438,7 +443,7 @@ _SCALARS = (str, int, float, bool, type(None))
 def _mapping(name: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
     if value is None:
         return {}
-    if not isinstance(value, Mapping):
+    if value.__class__ is not dict and not isinstance(value, Mapping):
         raise TypeError(f"{name} must be a mapping or None; got {type(value).__name__}")
     for item in value.values():
         if not isinstance(item, _SCALARS):

@@ -288,6 +288,29 @@ def test_a_prepared_record_line_is_byte_for_byte_the_canonical_line() -> None:
         assert chain.prepare_body(fields).line(prev, seq) == expected
 
 
+def test_a_record_envelope_line_is_byte_for_byte_the_canonical_line() -> None:
+    """Record lines are written field by field; any value in any field still gives the canonical line."""
+    rng = random.Random(11)
+    texts: list[object] = ["a", 't\u00e9xt "q"\n', "", "\u2028\U0001f600", None]
+    odd: list[object] = [1, -2.5, True, b"\x00\xff", dt.date(2025, 1, 2), ["x"], {"k": "v"}]
+    nested: list[object] = [{}, {"b": [1, {"a": 2.5}], "a": None}, {10: "x", 9: "y"}, {"\u00e9": b"\x01"}, []]
+    for _ in range(2000):
+        unusual = 0.1 if rng.random() < 0.5 else 0.0  # half of them only the types record() writes
+        fields: dict[str, object] = {"kind": "record"}
+        for key, usual, others in (
+            ("v", [1, 2], [True, 1.0]),
+            ("timestamp", [2**63, -1, 0], [True, 1.5, "7"]),
+        ):
+            fields[key] = rng.choice(others) if rng.random() < unusual else rng.choice(usual)
+        for key in ("time", "agent_id", "user_id", "action", "result", "trace_id", "span_id"):
+            fields[key] = rng.choice(odd) if rng.random() < unusual else rng.choice(texts)
+        for key in ("details", "metadata"):
+            fields[key] = rng.choice(odd) if rng.random() < unusual else rng.choice(nested)
+        prev, seq = f"{rng.getrandbits(256):064x}", rng.randrange(10**12)
+        expected = chain.encode_line({**fields, "prev": prev, "seq": seq})
+        assert chain.prepare_body(fields).line(prev, seq) == expected
+
+
 def test_a_record_that_contains_itself_fails_only_its_caller(trail: AuditTrail) -> None:
     looped: dict[str, object] = {}
     looped["self"] = looped

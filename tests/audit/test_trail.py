@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import stat
@@ -45,6 +46,9 @@ def test_record_returns_the_durable_entry_with_every_field(trail: AuditTrail) ->
     on_disk = records_in(trail.path)
     assert on_disk[0]["hash"] == entry.hash and on_disk[0]["timestamp"] == entry.timestamp_ns
     assert entry.to_dict()["timestamp"].endswith("Z")
+    assert list(trail.query()) == [entry]  # the entry returned is the entry read back
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        entry.seq = 3  # type: ignore[misc]
 
 
 def test_record_carries_the_active_span_ids(trail: AuditTrail) -> None:
