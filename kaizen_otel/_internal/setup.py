@@ -318,10 +318,27 @@ def _plan_live_view(handle: Observability) -> None:
 
 
 def _live_processors(handle: Observability, signal: str) -> list[Any]:
+    """The live view's log processor (its spans come from the GenAI enrichment processor)."""
     store = handle.live_store
-    if store is None:
+    if store is None or signal == "span":
         return []
-    return [store.span_processor if signal == "span" else store.log_processor]
+    return [store.log_processor]
+
+
+def _feed_live_view(handle: Observability) -> None:
+    """Feed the live view's spans from the enrichment processor's tracking of our tracer provider
+    (after redaction, which runs first); without one there, from the store's own span processor."""
+    store = handle.live_store
+    provider = handle._pipeline.tracer_provider if handle._pipeline is not None else None
+    if store is None or provider is None:
+        return
+    from kaizen_otel.genai.runtime import enricher_of
+
+    enricher = enricher_of(provider)
+    if enricher is not None:
+        enricher.feed(store)
+    else:
+        provider.add_span_processor(store.span_processor)
 
 
 def _serve_live_view(handle: Observability, pipeline: Pipeline) -> None:
@@ -490,6 +507,7 @@ def _attach_extensions(handle: Observability, pricing: Any) -> None:
 
     configure_genai(settings, audit=handle.audit, pricing=pricing)
     handle.on_shutdown(reset_genai)
+    _feed_live_view(handle)
 
 
 def reset_for_tests() -> None:

@@ -53,6 +53,8 @@ if TYPE_CHECKING:
     from kaizen_otel.genai.instruments import Instruments
     from kaizen_otel.genai.pricing import ModelPrice
     from kaizen_otel.genai.runtime import Runtime
+    from kaizen_otel.liveview.store import LiveStore
+    from kaizen_otel.liveview.store import Run as LiveRun
 
 __all__ = ["COUNTED_LIMIT", "OPEN_LIMIT", "GenAIEnrichmentProcessor", "RecordGenAISpans", "clear_open_spans"]
 
@@ -72,6 +74,7 @@ _CONTENT = cv.CONTENT_ATTRIBUTES
 #: ``TracingHook`` rebuilds spans from hook events (they carry this attribute); their metrics are
 #: ``MetricsHook``'s job, so measuring the spans too would count each event twice.
 _HOOK_SPAN = sc.KAIZEN_HOOK_EVENT
+_NO_ATTRIBUTES: Mapping[str, Any] = {}
 _now = time.time
 _get_current = otel_context.get_current
 
@@ -110,14 +113,16 @@ class _Run:
 
 
 class _Node:
-    """What an open span is inside of: its run, and the model-call span that counts (if any)."""
+    """What an open span is inside of: its run, the model-call span that counts (if any), and
+    the live view's run it joins (if the live view is fed)."""
 
-    __slots__ = ("duplicate", "llm", "run")
+    __slots__ = ("duplicate", "live", "llm", "run")
 
-    def __init__(self, run: _Run | None, llm: Span | None, duplicate: bool) -> None:
+    def __init__(self, run: _Run | None, llm: Span | None, duplicate: bool, live: LiveRun | None) -> None:
         self.run = run
         self.llm = llm
         self.duplicate = duplicate
+        self.live = live
 
 
 #: span id -> node, shared with the sampler wrapper (which runs before a span exists).
@@ -155,6 +160,12 @@ def _first_record(trace_id: int, response_id: Any) -> bool:
             pass
     _counted[key] = None
     return True
+
+
+def _live_run(span_id: int) -> LiveRun | None:
+    """The live view's run of an open span (the store asks this for each log record)."""
+    node = _open.get(span_id)
+    return node.live if node is not None else None
 
 
 def _remember(span_id: int, node: _Node) -> None:
@@ -237,12 +248,20 @@ class GenAIEnrichmentProcessor(SpanProcessor):
         self._rt: Runtime | None = rt
         self._measures: dict[tuple[Any, ...], _Measure] = {}
         self._lock = threading.Lock()
+        self._live: LiveStore | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
     def bind(self, rt: Runtime | None) -> None:
         """Serve ``rt`` from now on (``None``: do nothing until bound again)."""
         self._rt = rt
         self._measures = {}
+        self._live = None
+
+    def feed(self, store: LiveStore) -> None:
+        """Feed the live view's ``store`` from this processor's span tracking (one pass over each
+        span for both); bound to a runtime again, the processor stops feeding it."""
+        store.follow(_live_run)
+        self._live = store
 
     def shutdown(self) -> None:
         return None
@@ -266,23 +285,36 @@ class GenAIEnrichmentProcessor(SpanProcessor):
         pnode = _open.get(parent.span_id) if parent is not None else None
         attributes: Mapping[str, Any] = _plain(span._attributes) if span._attributes else {}
         op = cv.operation(attributes) if attributes else None
-        span_id = span.context.span_id
+        span_id = span._context.span_id  # type: ignore[union-attr]
         if op is None or _HOOK_SPAN in attributes:
             if pnode is not None:
                 _remember(span_id, pnode)  # inside a run or a model call: share the parent's node
             return
+        live = pnode.live if pnode is not None else None
         if op in _LLM:
             if pnode is not None and pnode.llm is not None:
-                _remember(span_id, _Node(pnode.run, pnode.llm, True))
+                _remember(span_id, _Node(pnode.run, pnode.llm, True, live))
                 return
             run = pnode.run if pnode is not None else None
             if rt.budgets.enforce:
                 self._check_budget(rt, run, attributes)
-            _remember(span_id, _Node(run, span, False))
+            if live is None:
+                live = self._live_run(span, op, attributes, None)  # a lone call is a run of its own
+            _remember(span_id, _Node(run, span, False, live))
         elif op == _INVOKE_AGENT:
-            _remember(span_id, _Node(self._start_run(rt, span, span_id, attributes), None, False))
+            run = self._start_run(rt, span, span_id, attributes)
+            _remember(span_id, _Node(run, None, False, self._live_run(span, op, attributes, live)))
         elif op == _EXECUTE_TOOL or pnode is not None:
-            _remember(span_id, _Node(pnode.run if pnode is not None else None, None, False))
+            if live is None and op == _EXECUTE_TOOL:
+                live = self._live_run(span, op, attributes, None)  # a lone tool call: a run of its own
+            _remember(span_id, _Node(pnode.run if pnode is not None else None, None, False, live))
+
+    def _live_run(self, span: Span, op: str, attributes: Any, parent: LiveRun | None) -> LiveRun | None:
+        """A new run in the live view, when it is fed and the span will be followed to its end."""
+        live = self._live
+        if live is None or len(_open) >= OPEN_LIMIT:
+            return None
+        return live.open_run(span, op, attributes, parent)
 
     def _start_run(self, rt: Runtime, span: Span, span_id: int, attributes: Any) -> _Run:
         named = cv.attribute(attributes, sc.GEN_AI_AGENT_NAME)
@@ -317,20 +349,38 @@ class GenAIEnrichmentProcessor(SpanProcessor):
         rt = self._rt
         if rt is None:
             return
-        node = _open.pop(span.context.span_id, None)
+        node = _open.pop(span._context.span_id, None)  # type: ignore[union-attr]
         attributes = span._attributes
-        if not attributes:
-            return
-        attributes = _plain(attributes)
-        op = cv.operation(attributes)
-        if op is None or _HOOK_SPAN in attributes:
-            return
+        op = None
+        counted = False
+        if attributes:
+            attributes = _plain(attributes)
+            op = cv.operation(attributes)
+            if op is not None and _HOOK_SPAN not in attributes:
+                counted = self._enrich(rt, span, attributes, op, node)
+            else:
+                op = None
+        else:
+            attributes = _NO_ATTRIBUTES
+        if node is not None and node.live is not None:
+            live = self._live
+            if live is not None:
+                try:  # after the edits above and redaction: the live view keeps the final attributes
+                    live.span_ended(node.live, span, attributes, op, counted)
+                except Exception:
+                    _log.debug("kaizen_otel: the live view missed span %r", span.name, exc_info=True)
+
+    def _enrich(self, rt: Runtime, span: Span, attributes: Any, op: str, node: _Node | None) -> bool:
+        """Cost, metrics and roll-ups of a GenAI span; True when it was counted as a model call."""
+        counted = False
         try:
             if op in _LLM:
                 if node is not None and node.llm is not None and node.llm is not span:
                     self._merge_duplicate(span, attributes, node.llm)
                 else:
-                    self._model_call(rt, span, attributes, op, node.run if node is not None else None)
+                    counted = self._model_call(
+                        rt, span, attributes, op, node.run if node is not None else None
+                    )
             elif op == _INVOKE_AGENT:
                 self._agent_run(rt, span, attributes, node)
             elif op == _EXECUTE_TOOL:
@@ -341,6 +391,7 @@ class GenAIEnrichmentProcessor(SpanProcessor):
             raise
         except Exception:  # never break the application's span.end()
             _log.debug("kaizen_otel: enriching span %r failed", span.name, exc_info=True)
+        return counted
 
     def on_end(self, span: ReadableSpan) -> None:
         return None
@@ -355,9 +406,10 @@ class GenAIEnrichmentProcessor(SpanProcessor):
         if missing:
             outer.set_attributes(missing)
 
-    def _model_call(self, rt: Runtime, span: Span, attributes: Any, op: str, run: _Run | None) -> None:
-        if not _first_record(span.context.trace_id, attributes.get(sc.GEN_AI_RESPONSE_ID)):
-            return
+    def _model_call(self, rt: Runtime, span: Span, attributes: Any, op: str, run: _Run | None) -> bool:
+        """Measure one model call; False when it is a second record of a call already counted."""
+        if not _first_record(span._context.trace_id, attributes.get(sc.GEN_AI_RESPONSE_ID)):  # type: ignore[union-attr]
+            return False
         provider = cv.attribute(attributes, sc.GEN_AI_PROVIDER_NAME)
         request = cv.attribute(attributes, sc.GEN_AI_REQUEST_MODEL)
         response = cv.attribute(attributes, sc.GEN_AI_RESPONSE_MODEL)
@@ -416,6 +468,7 @@ class GenAIEnrichmentProcessor(SpanProcessor):
                 address = attributes.get("server.address")
                 if address is not None:
                     run.server = (address, attributes.get("server.port"))
+        return True
 
     @staticmethod
     def _streamed(

@@ -77,6 +77,11 @@ def _private_tracer_provider() -> TracerProvider:
 _enrichers: weakref.WeakKeyDictionary[Any, GenAIEnrichmentProcessor] = weakref.WeakKeyDictionary()
 
 
+def enricher_of(provider: Any) -> GenAIEnrichmentProcessor | None:
+    """The enrichment processor attached to ``provider``, if any."""
+    return _enrichers.get(provider)
+
+
 def _attach_enricher(provider: Any, runtime: Runtime) -> GenAIEnrichmentProcessor | None:
     """Add the enrichment processor to ``provider`` once; a later runtime rebinds the same one."""
     from kaizen_otel.genai.enrichment import GenAIEnrichmentProcessor

@@ -1,6 +1,6 @@
 """The live view: recent agent runs kept in memory and shown at ``/ui`` beside ``/metrics``.
 
-See docs/live-view.md. :class:`LiveStore` is fed by a span processor and a log processor;
+See docs/live-view.md. :class:`LiveStore` is fed from span ends and by a log processor;
 :class:`LiveApp` answers the page's and the JSON API's routes on the one HTTP server.
 """
 

@@ -1,4 +1,4 @@
-"""A bounded in-process store of recent agent runs, fed by a span processor and a log processor.
+"""A bounded in-process store of recent agent runs, fed from span ends and a log processor.
 
 It reads the GenAI semantic conventions from the telemetry itself (``gen_ai.operation.name``,
 ``gen_ai.usage.*``, ``kaizen.cost.usd``, ``error.type``), so runs from kaizen_otel's helpers and
@@ -8,8 +8,11 @@ Spans under a run that are not GenAI spans (an HTTP client call inside a tool) j
 
 Bounded: at most ``max_runs`` runs and about ``max_bytes`` bytes (an estimate that errs high),
 oldest runs dropped first; one run keeps at most a quarter of the byte cap of span details, after
-which its spans are still counted but no longer kept. The hot path (``on_start``/``on_end``) does
-a dict lookup and a few attribute reads; building JSON happens only when the page asks.
+which its spans are still counted but no longer kept. Under ``configure()`` the GenAI enrichment
+processor feeds it from the span tracking it does anyway (a run opens at its span's start, each
+span is kept as one compact record at its end), so the live view adds no span processor of its
+own; ``span_processor`` does the same tracking for a tracer provider without that processor.
+Building JSON happens only when the page asks.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 from opentelemetry.context import Context
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.trace import StatusCode
+from opentelemetry.trace import SpanKind, StatusCode
 
 from kaizen_otel.genai import conventions as cv
 from kaizen_otel.genai import semconv as sc
@@ -32,6 +35,7 @@ __all__ = ["LiveStore", "Run", "SpanRecord"]
 
 _OP = sc.GEN_AI_OPERATION_NAME
 _AGENT_OP = sc.OP_INVOKE_AGENT
+_AGENT_NAME = sc.GEN_AI_AGENT_NAME
 _TOOL_OP = sc.OP_EXECUTE_TOOL
 #: Operations that call a model: counted as LLM calls, their tokens and cost summed.
 LLM_OPS = cv.LLM_OPERATIONS
@@ -88,7 +92,6 @@ class Run:
         "error",
         "events",
         "evicted",
-        "id",
         "input_tokens",
         "llm_calls",
         "llm_errors",
@@ -109,21 +112,21 @@ class Run:
     )
 
     def __init__(self, span: Span, operation: str, attrs: Any, parent: Run | None) -> None:
-        context = span.context
-        self.span_id: int = context.span_id
-        self.trace_id: int = context.trace_id
-        self.id = format(self.span_id, "016x")
-        self.name = span.name
+        context = span._context
+        self.span_id: int = context.span_id  # type: ignore[union-attr]
+        self.trace_id: int = context.trace_id  # type: ignore[union-attr]
+        self.name = name = span._name
         self.operation = operation
-        name = span.name
-        prefix = operation + " "
-        self.agent = str(
-            cv.attribute(attrs, sc.GEN_AI_AGENT_NAME)
-            or (name[len(prefix) :] if name.startswith(prefix) else name)
-        )
+        agent = attrs.get(_AGENT_NAME)
+        if agent is None:
+            agent = cv.attribute(attrs, _AGENT_NAME)
+        if not agent:
+            prefix = operation + " "
+            agent = name[len(prefix) :] if name.startswith(prefix) else name
+        self.agent = agent if agent.__class__ is str else str(agent)
         agent_id = attrs.get(sc.GEN_AI_AGENT_ID)
         self.agent_id = str(agent_id) if agent_id is not None else None
-        self.start_ns: int = span.start_time or time.time_ns()
+        self.start_ns: int = span._start_time or time.time_ns()
         self.end_ns: int | None = None
         self.status = "running"
         self.error: str | None = None
@@ -141,6 +144,11 @@ class Run:
         self.cost = 0.0
         self.refused = 0
         self.dropped_spans = self.dropped_events = 0
+
+    @property
+    def id(self) -> str:
+        """The run's span id in hex (the page's key for it)."""
+        return format(self.span_id, "016x")
 
     def subtree(self) -> Iterable[Run]:
         """This run and every run under it (depth first)."""
@@ -216,6 +224,7 @@ class LiveStore:
         self._lock = threading.Lock()
         self._runs: OrderedDict[int, Run] = OrderedDict()
         self._open: dict[int, Run] = {}
+        self._run_of: Callable[[int], Run | None] = self._open.get
         #: Open model-call spans inside runs, and the ones that are a second record of one.
         self._model_calls: set[int] = set()
         self._duplicates: set[int] = set()
@@ -240,17 +249,35 @@ class LiveStore:
     # The hot path: these run inside every span start/end and log emit of the host. They read the
     # SDK's span fields directly (``_parent``, ``_attributes``, ...; the public properties build a
     # mapping proxy per call) and keep per-run counters only: process totals are summed on read.
+    #
+    # Two feeders share ``open_run`` / ``span_ended``: under ``configure()`` the GenAI enrichment
+    # processor, which already follows every span inside a run and tells model calls from their
+    # second records, calls them from its own span tracking (see ``follow``); on its own (a
+    # tracer provider of the user's, the tests) ``span_processor`` tracks spans itself with
+    # ``start`` / ``end``.
+    def follow(self, run_of: Callable[[int], Run | None]) -> None:
+        """Let another tracker say which run a span id belongs to (for log records); it then calls
+        ``open_run`` and ``span_ended`` itself, and ``span_processor`` is not used."""
+        self._run_of = run_of
+
     def start(self, span: Span) -> None:
         parent = span._parent
         run = self._open.get(parent.span_id) if parent is not None else None
-        attrs = _plain(span._attributes)
-        op = _operation(attrs) if attrs else None
-        if op == _AGENT_OP or (run is None and op in GENAI_OPS):
-            self._start_run(span, str(op), attrs, run)
-        elif run is not None:
-            if len(self._open) >= MAX_OPEN_SPANS:
+        attrs = span._attributes
+        attrs = getattr(attrs, "_dict", attrs) if attrs else _EMPTY
+        op = attrs.get(_OP) if attrs else None
+        if op is None and attrs:
+            op = _operation(attrs)
+        if len(self._open) >= MAX_OPEN_SPANS:
+            if op == _AGENT_OP or run is not None or op in GENAI_OPS:
                 self.untracked_spans += 1
-                return
+            return
+        if op == _AGENT_OP or (run is None and op in GENAI_OPS):
+            new = self.open_run(span, str(op), attrs, run)
+            self._open[new.span_id] = new
+            if op in LLM_OPS:
+                self._model_calls.add(new.span_id)
+        elif run is not None:
             span_id = span._context.span_id  # type: ignore[union-attr]
             self._open[span_id] = run
             if op in LLM_OPS:
@@ -264,70 +291,81 @@ class LiveStore:
         else:
             self._model_calls.add(span_id)
 
-    def _start_run(self, span: Span, op: str, attrs: Any, parent: Run | None) -> None:
-        if len(self._open) >= MAX_OPEN_SPANS:
-            self.untracked_spans += 1
-            return
-        new = Run(span, op, attrs, parent)
-        if op in LLM_OPS:
-            self._model_calls.add(new.span_id)
-        with self._lock:
-            if parent is not None and not parent.evicted:
-                parent.children.append(new)
-            self._runs[new.span_id] = new
-            self._bytes += new.bytes
-            self._evict()
-            self.version += 1
-        self._open[new.span_id] = new
-
     def end(self, span: ReadableSpan) -> None:
         span_id = span._context.span_id  # type: ignore[union-attr]
         run = self._open.pop(span_id, None)
         if run is None:
             return
-        attrs = _plain(span._attributes)
-        op = _operation(attrs) if attrs else None
+        attrs = span._attributes
+        attrs = getattr(attrs, "_dict", attrs) if attrs else _EMPTY
+        op = attrs.get(_OP)
+        if op is None and attrs:
+            op = _operation(attrs)
+        self.span_ended(run, span, attrs, op, op in LLM_OPS and self._counted(span_id))
+
+    def open_run(self, span: Span, op: str, attrs: Any, parent: Run | None) -> Run:
+        """A run starts: an ``invoke_agent`` span, or a GenAI span outside any run."""
+        new = Run(span, op, attrs, parent)
+        runs = self._runs
+        with self._lock:
+            if parent is not None and not parent.evicted:
+                parent.children.append(new)
+            runs[new.span_id] = new
+            self._bytes += RUN_BYTES
+            if len(runs) > self.max_runs or self._bytes > self.max_bytes:
+                self._evict()
+            self.version += 1
+        return new
+
+    def span_ended(self, run: Run, span: ReadableSpan, attrs: Any, op: Any, model_call: bool) -> None:
+        """A span of ``run`` ended (``attrs``: the plain dict of its final attributes): kept as a
+        compact record while the run has room, and counted; ``model_call``: a model call to count
+        (not a second record of one)."""
+        context = span._context
+        span_id = context.span_id  # type: ignore[union-attr]
         status = span._status
         failed = status.status_code is _ERROR
         parent = span._parent
+        events = span._events
         record = (
             span_id,
             parent.span_id if parent is not None else 0,
             span._name,
-            span._kind.value,
+            _KIND_VALUES[span._kind],
             span._start_time,
             span._end_time,
             failed,
             status.description,
             attrs,
-            tuple((event.name, event.timestamp, _plain(event.attributes)) for event in span._events)
-            if span._events
+            tuple((event.name, event.timestamp, _plain(event.attributes)) for event in events)
+            if events
             else (),
         )
+        size = SPAN_BYTES
+        for value in attrs.values():
+            if value.__class__ is str:
+                size += len(value)
         with self._lock:
             if run.bytes < self.run_bytes_cap and not run.evicted:
-                size = SPAN_BYTES
-                for value in attrs.values():
-                    if value.__class__ is str:
-                        size += len(value)
                 run.spans.append(record)
                 run.bytes += size
                 self._bytes += size
             else:
                 run.dropped_spans += 1
             run.span_count += 1
-            if op is not None:
-                if op == _TOOL_OP:
-                    run.tool_calls += 1
-                    if failed:
-                        run.tool_errors += 1
-                elif op in LLM_OPS and self._counted(span_id):
-                    self._count_llm(run, attrs, failed)
+            if model_call:
+                self._count_llm(run, attrs, failed)
+            elif op == _TOOL_OP:
+                run.tool_calls += 1
+                if failed:
+                    run.tool_errors += 1
             if span_id == run.span_id:
                 self._finish(run, record, failed)
                 if run.evicted:
                     self._evicted_open.discard(run)
                     self._retired.add(run)
+            elif self._bytes > self.max_bytes:
+                self._evict()
             self.version += 1
 
     def _counted(self, span_id: int) -> bool:
@@ -363,15 +401,20 @@ class LiveStore:
         run.root = record
         run.end_ns = record[5]
         attrs = record[8]  # scrubbed by redaction when the span ended, unlike what start saw
-        agent = cv.attribute(attrs, sc.GEN_AI_AGENT_NAME)
+        agent = attrs.get(_AGENT_NAME)
+        if agent is None:
+            agent = cv.attribute(attrs, _AGENT_NAME)
         if agent is not None:
-            run.agent = str(agent)
+            run.agent = agent if agent.__class__ is str else str(agent)
         agent_id = attrs.get(sc.GEN_AI_AGENT_ID)
         run.agent_id = str(agent_id) if agent_id is not None else None
-        run.status = "error" if failed else "ok"
         if failed:
-            run.error = str(record[8].get(sc.ERROR_TYPE) or record[7] or "error")
-        self._evict()
+            run.status = "error"
+            run.error = str(attrs.get(sc.ERROR_TYPE) or record[7] or "error")
+        else:
+            run.status = "ok"
+        if len(self._runs) > self.max_runs or self._bytes > self.max_bytes:
+            self._evict()
 
     def _evict(self) -> None:
         """Drop the oldest runs while over a cap (called with the lock held); totals keep them."""
@@ -391,28 +434,28 @@ class LiveStore:
     def log(self, record: Any) -> None:
         """A log record correlated with a span of a tracked run joins that run (kept as it came)."""
         span_id = record.span_id
-        run = self._open.get(span_id)
+        run = self._run_of(span_id)
         if run is None:
             return
         name = record.event_name
+        attributes = getattr(record.attributes, "_dict", record.attributes)
         if name is not None and name.startswith(_BUDGET_EVENTS):
-            self._budget_event(run, name, record.attributes)
+            self._budget_event(run, name, attributes)
         body = record.body
+        event = (
+            record.timestamp or record.observed_timestamp,
+            record.severity_text or record.severity_number,
+            name,
+            body,
+            attributes,
+            span_id,
+        )
         size = EVENT_BYTES + len(body) if body.__class__ is str else EVENT_BYTES * 2
         with self._lock:
             if run.evicted or len(run.events) >= EVENTS_PER_RUN or run.bytes >= self.run_bytes_cap:
                 run.dropped_events += 1
                 return
-            run.events.append(
-                (
-                    record.timestamp or record.observed_timestamp,
-                    record.severity_text or record.severity_number,
-                    name,
-                    body,
-                    _plain(record.attributes),
-                    span_id,
-                )
-            )
+            run.events.append(event)
             run.bytes += size
             self._bytes += size
             self.version += 1
@@ -523,6 +566,8 @@ class LiveStore:
 
 
 _EMPTY: dict[str, Any] = {}
+#: ``kind.value`` is a property lookup per call; the record keeps the int.
+_KIND_VALUES = {kind: kind.value for kind in SpanKind}
 _operation = cv.operation
 
 

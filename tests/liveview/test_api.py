@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from opentelemetry import _logs, trace
 
 import kaizen_otel
 from kaizen_otel._internal.settings import resolve
@@ -193,6 +194,54 @@ def test_the_store_is_fed_after_redaction(clean_env: pytest.MonkeyPatch) -> None
     detail = _json(obs, f"/api/runs/{run['id']}")
     assert detail["spans"][0]["attributes"]["password"].startswith("[REDACTED")
     assert "hunter2" not in json.dumps(detail)
+
+
+def test_third_party_spans_and_their_log_records_reach_the_page_through_configure(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    """The store follows another producer's spans under configure(): a lone model call is a run,
+    an HTTP span inside a tool joins its run, a log record in that span joins it, a nested
+    model call is not counted twice."""
+    obs = kaizen_otel.configure(service_name="api-test", prometheus_port=0, logs_exporter="console")
+    tracer = trace.get_tracer("someone-elses-instrumentation")
+    logger = _logs.get_logger("someone-elses-logger")
+    with tracer.start_as_current_span(
+        "invoke_agent researcher",
+        attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "researcher"},
+    ):
+        with tracer.start_as_current_span(
+            "chat gpt-4o", attributes={"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"}
+        ) as outer:
+            outer.set_attributes({"gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 2})
+            with tracer.start_as_current_span("chat gpt-4o", attributes={"gen_ai.operation.name": "chat"}):
+                pass
+        with (
+            tracer.start_as_current_span(
+                "execute_tool fetch", attributes={"gen_ai.operation.name": "execute_tool"}
+            ),
+            tracer.start_as_current_span("GET /page"),
+        ):
+            logger.emit(body="fetched the page", severity_text="INFO")
+    with tracer.start_as_current_span("chat gpt-4o", attributes={"gen_ai.operation.name": "chat"}):
+        pass
+    with tracer.start_as_current_span("GET /health"):
+        pass
+    runs = _json(obs, "/api/runs")["runs"]
+    assert [(run["operation"], run["llm_calls"], run["tool_calls"]) for run in runs] == [
+        ("chat", 1, 0),
+        ("invoke_agent", 1, 1),
+    ]
+    assert (runs[1]["agent"], runs[1]["input_tokens"], runs[1]["spans"]) == ("researcher", 10, 5)
+    detail = _json(obs, f"/api/runs/{runs[1]['id']}")
+    assert [(span["depth"], span["name"]) for span in detail["spans"]] == [
+        (0, "invoke_agent researcher"),
+        (1, "chat gpt-4o"),
+        (2, "chat gpt-4o"),
+        (1, "execute_tool fetch"),
+        (2, "GET /page"),
+    ]
+    assert [log["body"] for log in detail["logs"]] == ["fetched the page"]
+    assert detail["logs"][0]["span"] == detail["spans"][-1]["id"]
 
 
 def test_the_live_view_is_on_in_a_plain_configure(clean_env: pytest.MonkeyPatch) -> None:
