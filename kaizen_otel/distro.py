@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from opentelemetry.instrumentation.dependencies import DependencyConflictError
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 from opentelemetry.sdk._configuration import _BaseConfigurator
 
@@ -27,18 +28,32 @@ class KaizenDistro(BaseDistro):
         _log.debug("kaizen_otel distro selected")
 
     def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
-        """As the base distro does; a failure is also logged once at WARNING (the loader says DEBUG).
+        """As the base distro does, except that one broken instrumentation cannot cost the others.
 
         ``opentelemetry-instrument`` calls this only after checking that the instrumented library
-        is installed, so any failure here means that library's calls go untraced.
+        is installed, so any failure here means that library's calls go untraced: it is logged
+        once at WARNING (the loader says DEBUG or nothing). The loader skips an instrumentation
+        that fails to import, but any other exception (a bug in its ``instrument()``, an
+        incompatible version of the library it patches) aborts auto-instrumentation altogether:
+        every instrumentation after it in entry-point order, and the post-instrument hooks, are
+        never run. So that one is swallowed here, after the warning, and loading goes on.
         """
         try:
             super().load_instrumentor(entry_point, **kwargs)
-        except Exception as exc:
-            from kaizen_otel._internal.doctor import warn_failed_instrumentation
-
-            warn_failed_instrumentation(entry_point.name, exc)
+        except DependencyConflictError:  # the loader reports it and goes on to the next one
             raise
+        except ImportError as exc:  # the loader logs it and goes on to the next one
+            _warn_failed(entry_point.name, exc)
+            raise
+        except Exception as exc:
+            _warn_failed(entry_point.name, exc)
+
+
+def _warn_failed(name: str, exc: BaseException) -> None:
+    from kaizen_otel._internal.doctor import warn_failed_instrumentation  # slow to import: on failure only
+
+    warn_failed_instrumentation(name, exc)
+    _log.debug("instrumentation %r failed to load", name, exc_info=exc)
 
 
 class KaizenConfigurator(_BaseConfigurator):
