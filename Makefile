@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-unit lint typecheck bench bench-check docs dashboards clean
+.PHONY: install demo test test-unit lint typecheck bench bench-check bench-peers docs dashboards clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ bench: $(STAMP)
 bench-check: $(STAMP)
 	$(PY) -m benchmarks.check
 
+# Peer SDKs (logfire, openlit, traceloop) each in .venv-peers/<name>, pinned; never in `make test`.
+bench-peers: $(STAMP)
+	$(PY) -m benchmarks.peers
+
 docs: $(STAMP)
 	$(PY) -m kaizen_otel.cli config --markdown > docs/configuration.md
 
@@ -46,4 +50,4 @@ dashboards: $(STAMP)
 	$(PY) deploy/grafana/dashboards.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .testbed .bench
+	rm -rf $(VENV) .venv-peers .pytest_cache .ruff_cache .mypy_cache .testbed .bench

@@ -14,6 +14,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from benchmarks.peers.report import section_from_file
+
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
 
 
@@ -150,6 +152,7 @@ def render(results: dict[str, Any]) -> str:
         "baseline is a commit of its own that says why.",
         "",
     ]
+    lines += section_from_file()  # the last `make bench-peers`, when it ran
     return "\n".join(lines)
 
 
