@@ -44,3 +44,39 @@ def test_make_bench_writes_the_page_without_a_peers_section_when_the_peers_never
     page = report.render({})
     assert page.startswith("# Performance")
     assert "## Peers" not in page
+
+
+def _result(version: str, ratio: float, spans: float, logs: float) -> dict[str, object]:
+    return {
+        "version": version,
+        "opentelemetry_sdk": "1.45.2",
+        "python": "3.11.7",
+        "steps": 400,
+        "rounds": 41,
+        "bare_us": 280.0,
+        "side_us": 280.0 * ratio,
+        "vs_bare": ratio,
+        "vs_bare_iqr": [ratio - 0.02, ratio + 0.02],
+        "emitted_per_step": {
+            "bare": {"spans": 4.0, "logs": 5.0, "metric_series": 11},
+            "side": {"spans": spans, "logs": logs, "metric_series": 11},
+        },
+        "network_attempts": [],
+    }
+
+
+def test_a_rerun_shows_the_ratio_of_the_run_before_only_for_the_same_version() -> None:
+    first = peers_report.merge({"logfire": _result("5.4.0", 3.9, 9, 0)}, {})
+    again = peers_report.merge({"logfire": _result("5.4.0", 3.8, 9, 0)}, first)
+    upgraded = peers_report.merge({"logfire": _result("5.5.0", 3.1, 9, 0)}, again)
+    assert again["sides"]["logfire"]["previous_vs_bare"] == 3.9
+    assert "previous_vs_bare" not in upgraded["sides"]["logfire"]
+
+
+def test_a_side_that_emits_less_than_bare_is_called_out_beside_its_ratio() -> None:
+    data = peers_report.merge(
+        {"kaizen": _result("0.1.0", 1.4, 4, 5), "logfire": _result("5.4.0", 3.9, 9, 0)}, {}
+    )
+    text = "\n".join(peers_report.section(data))
+    assert "**kaizen** (" in text and "the same spans and log records as bare" in text
+    assert "9 spans and 0 log records per step where bare has 4 and 5" in text
