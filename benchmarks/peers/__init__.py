@@ -41,7 +41,9 @@ MAPPING: dict[str, str] = {
         "`additional_span_processors`, a reader in `MetricsOptions`; `logfire.span` for the agent, "
         "the LLM call (kind CLIENT, usage and cost as attributes) and each tool; `logfire.info` for "
         "the log lines (logfire writes them as spans); the step's metrics by hand with "
-        "`logfire.metric_histogram`/`metric_counter`/`metric_up_down_counter`."
+        "`logfire.metric_histogram`/`metric_counter`/`metric_up_down_counter`. By default logfire "
+        "scrubs every span's attributes when it ends (as our redaction does) and adds code location, "
+        "message and JSON-schema attributes to each."
     ),
     "openlit": (
         "Providers set up first with the drop exporters (openlit reuses them), then "
@@ -55,6 +57,9 @@ MAPPING: dict[str, str] = {
         "`TRACELOOP_LOGGING_ENABLED=true`; `@agent` and `@tool` decorators, `track_llm_call` "
         "(+ `report_request`, `report_response`, `report_usage`); the log lines through stdlib "
         "`logging` (traceloop's handler); the metrics by hand through the OTel metrics API on "
-        "traceloop's meter provider (its decorators record none)."
+        "traceloop's meter provider (its decorators record none). Its log setup leaves two OTel "
+        "handlers on the root logger: its own, and the one opentelemetry-instrumentation-logging "
+        "adds, bound to the global log provider (unset here, so its records go nowhere); both run "
+        "for every line."
     ),
 }
