@@ -105,11 +105,30 @@ class _Run:
     def current_name(self) -> str:
         """The agent's name as the run's span says now ('' for an unnamed run, e.g. a workflow)."""
         span = self.span
-        if span is not None and span._attributes:
-            named = cv.attribute(_plain(span._attributes), sc.GEN_AI_AGENT_NAME)
+        if span is not None:
+            named = _agent_name(span, _plain(span._attributes) if span._attributes else {})
             if named is not None:
-                self.name = str(named)
+                self.name = named
         return self.name
+
+
+_INVOKE_AGENT_PREFIX = sc.OP_INVOKE_AGENT + " "
+
+
+def _agent_name(span: Any, attributes: Mapping[str, Any]) -> str | None:
+    """The agent an ``invoke_agent`` span is about: the span's name after ``invoke_agent ``.
+
+    The conventions name the span after ``gen_ai.agent.name``, and some producers get the name
+    right before the attribute: the OpenAI Agents SDK's instrumentation starts ``invoke_agent
+    assistant`` with the placeholder ``gen_ai.agent.name="OpenAI Agent"`` and writes the real name
+    only when the run ends. A span named otherwise (``agent run``, a workflow) is read from the
+    attribute or its aliases.
+    """
+    title = span._name
+    if title.startswith(_INVOKE_AGENT_PREFIX) and len(title) > len(_INVOKE_AGENT_PREFIX):
+        return str(title[len(_INVOKE_AGENT_PREFIX) :])
+    named = cv.attribute(attributes, sc.GEN_AI_AGENT_NAME)
+    return str(named) if named is not None else None
 
 
 class _Node:
@@ -317,8 +336,7 @@ class GenAIEnrichmentProcessor(SpanProcessor):
         return live.open_run(span, op, attributes, parent)
 
     def _start_run(self, rt: Runtime, span: Span, span_id: int, attributes: Any) -> _Run:
-        named = cv.attribute(attributes, sc.GEN_AI_AGENT_NAME)
-        name = str(named) if named is not None else ""  # unnamed (a framework's workflow span)
+        name = _agent_name(span, attributes) or ""  # unnamed: a framework's workflow span
         agent_id = attributes.get(sc.GEN_AI_AGENT_ID)
         agent_id = str(agent_id) if agent_id is not None else None
         ins = rt.instruments
@@ -486,7 +504,7 @@ class GenAIEnrichmentProcessor(SpanProcessor):
         span_id = span.context.span_id
         run = node.run if node is not None else None
         if run is None or run.span_id != span_id:  # made an agent span only after it started
-            name = str(cv.attribute(attributes, sc.GEN_AI_AGENT_NAME) or "")
+            name = _agent_name(span, attributes) or ""
             run = _Run(name, None, rt.budgets.new_run(name or None, None, None, None), span_id, False)
         budget = run.budget
         updates: dict[str, Any] = {sc.KAIZEN_RUN_COST_USD: budget.usd, sc.KAIZEN_RUN_TOKENS: budget.tokens}
@@ -498,7 +516,7 @@ class GenAIEnrichmentProcessor(SpanProcessor):
                 updates["server.port"] = run.server[1]
         _edit(span, updates)
         started_as = run.name
-        name = str(cv.attribute(attributes, sc.GEN_AI_AGENT_NAME) or started_as)
+        name = _agent_name(span, attributes) or started_as
         run.span = None
         ins = rt.instruments
         if ins is not None:

@@ -227,3 +227,37 @@ def test_a_third_party_time_to_first_chunk_attribute_is_measured(telemetry):
     )
     (first,) = telemetry.points("gen_ai.client.operation.time_to_first_chunk")
     assert first.sum == pytest.approx(0.05)
+
+
+def test_a_run_is_named_after_its_span_name_when_the_attribute_is_still_a_placeholder(telemetry):
+    tracer = _tracer(telemetry)
+    placeholder = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "Some Agent"}
+    with tracer.start_as_current_span("invoke_agent alpha", attributes=placeholder) as run:
+        _chat(
+            tracer,
+            {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.provider.name": "openai",
+                "gen_ai.request.model": "gpt-4o-mini",
+                "gen_ai.usage.input_tokens": 120,
+                "gen_ai.usage.output_tokens": 30,
+            },
+        )
+        run.set_attribute("gen_ai.agent.name", "alpha")
+    (cost,) = telemetry.points("kaizen.cost")
+    assert cost.attributes["gen_ai.agent.name"] == "alpha"
+    (runs,) = telemetry.points("kaizen.agent.runs")
+    assert runs.attributes["gen_ai.agent.name"] == "alpha"
+    assert [p.attributes["gen_ai.agent.name"] for p in telemetry.points("kaizen.agent.active_runs")] == [
+        "alpha"
+    ]
+
+
+def test_a_run_whose_span_is_named_otherwise_is_named_by_its_attribute(telemetry):
+    tracer = _tracer(telemetry)
+    with tracer.start_as_current_span(
+        "agent run", attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "beta"}
+    ):
+        pass
+    (runs,) = telemetry.points("kaizen.agent.runs")
+    assert runs.attributes["gen_ai.agent.name"] == "beta"

@@ -51,6 +51,10 @@ def test_a_call_recorded_by_both_instrumentations_is_counted_once(configured, in
     assert run.attributes["kaizen.run.tokens"] == INPUT_TOKENS + OUTPUT_TOKENS
     assert run.attributes["kaizen.run.cost.usd"] == pytest.approx(CALL_COST)
     assert tele.samples("kaizen_agent_runs_total", gen_ai_agent_name="assistant") == [1.0]
+    # the instrumentation's placeholder name until the run ends is nowhere on /metrics
+    assert tele.samples("kaizen_cost_usd_total", gen_ai_agent_name="assistant") == [pytest.approx(CALL_COST)]
+    assert tele.samples("kaizen_agent_heartbeat_seconds", gen_ai_agent_name="assistant")
+    assert "OpenAI Agent" not in tele.scrape()
     promtool_check(tele.scrape())
     for span in tele.spans():
         assert "secret-prompt-text" not in str(dict(span.attributes))
