@@ -10,6 +10,7 @@ Exporter modules are imported only when a signal uses them: importing the gRPC s
 
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
 import threading
@@ -61,6 +62,7 @@ from kaizen_otel._internal.selfmon import (
     TelemetryStats,
 )
 from kaizen_otel._internal.settings import Settings
+from kaizen_otel.exceptions import KaizenConfigError
 from kaizen_otel.genai import semconv as sc
 from kaizen_otel.genai.enrichment import RecordGenAISpans
 from kaizen_otel.genai.instruments import SPANS_MEASURED
@@ -406,6 +408,17 @@ def _wants_prometheus(settings: Settings) -> bool:
     )
 
 
+def _default_port_taken(exc: BaseException, port_source: str) -> bool:
+    cause = exc.__cause__
+    return (
+        port_source == "default"
+        and isinstance(exc, KaizenConfigError)
+        and exc.setting == "prometheus_port"
+        and isinstance(cause, OSError)
+        and cause.errno == errno.EADDRINUSE
+    )
+
+
 def build_pipeline(
     settings: Settings,
     *,
@@ -420,8 +433,11 @@ def build_pipeline(
     """Build providers, readers, exporters and the HTTP server for ``settings``.
 
     The server binds first, before any thread is started, so a taken port fails fast and leaves
-    nothing half-built. With ``strict=False`` (auto-instrumentation) a taken port is logged and
-    the process continues with the Prometheus endpoint disabled.
+    nothing half-built. A port the user chose (argument or environment) that is taken raises; with
+    ``strict=False`` (auto-instrumentation), or when the port is only the default 9464 (a second
+    application on the same machine, a spawned worker), it is logged and the process continues
+    with the Prometheus endpoint disabled: turning telemetry on must not stop an application
+    that starts without it.
     """
     stats = TelemetryStats()
     pipeline = Pipeline(settings=settings, resource=build_resource(settings), stats=stats)
@@ -453,7 +469,7 @@ def build_pipeline(
                 reuse_port=multiproc is not None,
             )
         except Exception as exc:
-            if strict:
+            if strict and not _default_port_taken(exc, port_source):
                 raise
             message = f"{exc}; continuing with the Prometheus endpoint disabled"
             pipeline.problems.append(message)

@@ -679,7 +679,10 @@ class Settings(_Frozen):
         "OTEL_EXPORTER_PROMETHEUS_PORT",
         kind=Int(minimum=0, maximum=65535),
         default=9464,
-        doc="Port the HTTP server binds (0 picks a free port).",
+        doc=(
+            "Port the HTTP server binds (0 picks a free port). A port set here that is taken is an error; "
+            "the default taken by another process leaves the endpoint off, with an ERROR saying why."
+        ),
         group="prometheus",
     )
     metric_cardinality_limit: int = _setting(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
@@ -13,6 +14,8 @@ from opentelemetry import metrics, trace
 
 import kaizen_otel
 from kaizen_otel import KaizenConfigError
+
+DEFAULT_PROMETHEUS_PORT = 9464
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -109,6 +112,28 @@ def test_a_taken_port_is_a_clear_error_naming_host_and_port(clean_env: pytest.Mo
         "pre-fork workers share one port with PROMETHEUS_MULTIPROC_DIR, see docs/operations.md)"
     )
     assert kaizen_otel.get_observability() is None
+
+
+def test_a_taken_default_port_leaves_the_application_running_with_the_endpoint_off(
+    clean_env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A second agent on the same machine, both on the defaults: the second one must still start."""
+    with contextlib.ExitStack() as stack:
+        try:
+            taken = stack.enter_context(socket.socket())
+            taken.bind(("0.0.0.0", DEFAULT_PROMETHEUS_PORT))
+            taken.listen()
+        except OSError:
+            pass  # already held by another process: taken all the same
+        handle = kaizen_otel.configure()
+    try:
+        assert handle.metrics_url is None
+        assert handle.tracer_provider is not None
+        problem = next(p for p in handle.problems if "already in use" in p)
+        assert f"port {DEFAULT_PROMETHEUS_PORT}" in problem and "0 picks a free port" in problem
+        assert any("Prometheus endpoint disabled" in r.getMessage() for r in caplog.records)
+    finally:
+        handle.shutdown()
 
 
 def test_under_auto_instrumentation_a_taken_port_disables_only_the_endpoint(
