@@ -16,6 +16,7 @@ import datetime as _dt
 import functools
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -131,16 +132,28 @@ class _Skips:
             print(f"kaizen-otel audit: warning: {self.count} unreadable line(s) skipped", file=sys.stderr)
 
 
+# Fractional seconds of any length: a record's own timestamp has nine digits, which
+# datetime.fromisoformat refuses before Python 3.11 and truncates to microseconds after.
+_FRACTION = re.compile(r"(?<=\d\d:\d\d:\d\d)[.,](\d+)")
+
+
 def _parse_time(text: str | None, name: str) -> int | None:
+    """``--start``/``--end``: nanoseconds since the epoch, or an ISO 8601 time kept to the nanosecond."""
     if text is None:
         return None
-    if text.strip().lstrip("-").isdigit():
-        return int(text)
+    whole = text.strip()
+    if whole.lstrip("-").isdigit():
+        return int(whole)
+    fraction_ns = 0
+    fraction = _FRACTION.search(whole)
+    if fraction:
+        fraction_ns = int(fraction.group(1)[:9].ljust(9, "0"))
+        whole = whole[: fraction.start()] + whole[fraction.end() :]
     try:
-        moment = _dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        moment = _dt.datetime.fromisoformat(whole.replace("Z", "+00:00"))
     except ValueError as exc:
         raise KaizenConfigError(f"--{name}", text, "an ISO 8601 time or nanoseconds since the epoch") from exc
-    return to_ns(moment, name)
+    return (to_ns(moment, name) or 0) + fraction_ns
 
 
 def _query_of(args: argparse.Namespace) -> AuditQuery:

@@ -98,6 +98,17 @@ def test_query_time_window_and_a_bad_time_is_a_usage_error(sample: str) -> None:
     assert "invalid value for --start (from argument): 'last tuesday'" in bad.stderr
 
 
+def test_a_time_bound_keeps_the_nanoseconds_a_record_prints() -> None:
+    """A record's timestamp pasted into --start must select that record, to the nanosecond."""
+    from kaizen_otel.audit.cli import _parse_time
+
+    base = 1_796_148_600 * 1_000_000_000  # 2026-12-01T18:10:00Z
+    assert _parse_time("2026-12-01T18:10:00.123456789Z", "start") == base + 123_456_789
+    assert _parse_time("2026-12-01T18:10:00.5+00:00", "start") == base + 500_000_000
+    assert _parse_time("2026-12-01T19:10:00,25+01:00", "start") == base + 250_000_000
+    assert _parse_time("2026-12-01T18:10:00Z", "start") == base
+
+
 def test_tail_prints_the_last_records(sample: str) -> None:
     done = run_cli("tail", sample, "-n", "2")
     assert [json.loads(line)["details"]["i"] for line in done.stdout.splitlines()] == [4, 5]
