@@ -48,6 +48,7 @@ from kaizen_otel.audit import AuditTrail
 from kaizen_otel.audit.storage import SysCalls
 
 ROUNDS = 9
+SLEEP_SYNC = 100e-6  # the fixed "disk" of the context row that leaves the disk's noise out
 RAW_LINES = 400  # per raw run; two raw runs per round
 PER_THREAD = {1: 400, 8: 100, 32: 25}  # per round
 BURST = 20_000
@@ -56,8 +57,8 @@ DETAILS = {"tool_name": "bash", "command": "ls -la /srv/data", "danger_level": "
 METADATA = {"session_id": "session-123", "run_id": "run-42"}
 
 
-def _raw(directory: str, line: bytes) -> tuple[list[float], float]:
-    """Latencies of ``RAW_LINES`` write + fdatasync calls, and their rate."""
+def _raw(directory: str, line: bytes, sleep_sync: float = 0.0) -> tuple[list[float], float]:
+    """Latencies of ``RAW_LINES`` write + fdatasync calls (or write + ``sleep_sync``), and their rate."""
     fd = os.open(os.path.join(directory, "raw.jsonl"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     latencies = []
     started = time.perf_counter()
@@ -65,7 +66,10 @@ def _raw(directory: str, line: bytes) -> tuple[list[float], float]:
         for _ in range(RAW_LINES):
             t0 = time.perf_counter()
             os.write(fd, line)
-            os.fdatasync(fd)
+            if sleep_sync:
+                time.sleep(sleep_sync)
+            else:
+                os.fdatasync(fd)
             latencies.append(time.perf_counter() - t0)
     finally:
         os.close(fd)
@@ -109,26 +113,28 @@ def _stats(latencies: Sequence[float], rate: float) -> dict[str, float]:
 
 
 class _CountedSyncs(SysCalls):
-    """The real calls, counting ``fdatasync``; ``skip`` leaves the sync out (the CPU-only ceiling)."""
+    """The real calls, counting ``fdatasync``; ``skip`` leaves the sync out (the CPU-only ceiling),
+    ``sleep`` puts a fixed sleep in its place (a disk that always takes the same time)."""
 
-    def __init__(self, skip: bool = False) -> None:
+    def __init__(self, skip: bool = False, sleep: float = 0.0) -> None:
         self.syncs = 0
         self.skip = skip
+        self.sleep = sleep
 
     def fdatasync(self, fd: int) -> None:
         self.syncs += 1
-        if not self.skip:
+        if self.sleep:
+            time.sleep(self.sleep)
+        elif not self.skip:
             os.fdatasync(fd)
 
 
 def _audit(
-    directory: str, threads: int, per_thread: int, *, skip_sync: bool = False
+    directory: str, threads: int, per_thread: int, *, skip_sync: bool = False, sleep_sync: float = 0.0
 ) -> tuple[list[float], float, int]:
     """Latencies of ``per_thread`` records from each of ``threads`` threads, their rate, the syncs."""
-    path = os.path.join(
-        tempfile.mkdtemp(dir=directory), f"audit-{threads}{'-nosync' if skip_sync else ''}", "audit.jsonl"
-    )
-    syscalls = _CountedSyncs(skip=skip_sync)
+    path = os.path.join(tempfile.mkdtemp(dir=directory), f"audit-{threads}", "audit.jsonl")
+    syscalls = _CountedSyncs(skip=skip_sync, sleep=sleep_sync)
     trail = AuditTrail(path, seal_seconds=0, rotate_seconds=0, syscalls=syscalls)
     latencies: list[list[float]] = [[] for _ in range(threads)]
     barrier = threading.Barrier(threads + 1)
@@ -249,6 +255,8 @@ def main(rounds: int = ROUNDS) -> dict[str, Any]:
     records_per_sync: dict[int, list[float]] = {threads: [] for threads in PER_THREAD}
     single_ratios: list[float] = []
     group_ratios: list[float] = []
+    sleep_ratios: list[float] = []
+    sleep_per_sync: list[float] = []
     try:
         size = _line_size(directory)
         line = b"x" * (size - 1) + b"\n"
@@ -266,6 +274,10 @@ def main(rounds: int = ROUNDS) -> dict[str, Any]:
                 records_per_sync[threads].append(len(flat) / max(1, syncs))
             single_ratios.append(percentile(measured[1][0], 95) / base_p95)
             group_ratios.append(measured[8][1] / base_rate)
+            _, sleep_raw_rate = _raw(directory, line, SLEEP_SYNC)
+            flat, sleep_rate, syncs = _audit(directory, 8, PER_THREAD[8], sleep_sync=SLEEP_SYNC)
+            sleep_ratios.append(sleep_rate / sleep_raw_rate)
+            sleep_per_sync.append(len(flat) / max(1, syncs))
         raw8 = _raw_threads(directory, line, 8, PER_THREAD[8] * 4)
         ceiling_flat, ceiling_rate, _ = _audit(directory, 8, PER_THREAD[8] * 8, skip_sync=True)
         burst = _burst_audit(directory)
@@ -337,6 +349,19 @@ def main(rounds: int = ROUNDS) -> dict[str, Any]:
             "for context: CPU-only ceiling, not durable",
         ]
     )
+    rows.append(
+        [
+            f"record(), fdatasync = {SLEEP_SYNC * 1e6:.0f} µs sleep",
+            8,
+            "",
+            "",
+            "",
+            "",
+            statistics.median(sleep_ratios),
+            statistics.median(sleep_per_sync),
+            f"for context: {_ratios(sleep_ratios)} a raw writer with the same sleep, no disk noise",
+        ]
+    )
     print(
         f"line size {size} bytes; latencies in ms over {rounds} alternating rounds; rec/s are medians "
         "of the rounds; 'x raw rec/s' = records/s over raw single-writer write+fdatasync (one fsync "
@@ -360,6 +385,8 @@ def main(rounds: int = ROUNDS) -> dict[str, Any]:
         "single_writer_p95_ratio_range": [min(single_ratios), max(single_ratios)],
         "eight_writers_throughput_ratio": group_ratio,
         "eight_writers_throughput_ratio_range": [min(group_ratios), max(group_ratios)],
+        "eight_writers_sleep_sync_ratio": statistics.median(sleep_ratios),
+        "eight_writers_sleep_sync_ratio_range": [min(sleep_ratios), max(sleep_ratios)],
         "p95_under_10ms": all(s["p95_ms"] < 10 for s in audit.values()),
         "burst_on_disk": burst,
         "burst_sdk_batch_on_disk": batch,
