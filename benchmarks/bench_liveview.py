@@ -1,10 +1,11 @@
 """The live view's cost: the agent step with its store on against off, and its memory after 100,000 runs.
 
 Step: ``configure()`` with its defaults (redaction, batch processors, Prometheus reader, the live
-view on), the console exporters swapped for counting drops as in ``bench_agent_step``. The store's
-span and log processors are taken out of the providers' processor lists for the "off" rounds and
-put back for the "on" rounds, so both variants run in one process, in alternating rounds, timed in
-process CPU time; the ratio is the median of the per-round ratios.
+view on), the console exporters swapped for counting drops as in ``bench_agent_step``. For the
+"off" rounds the enrichment processor stops feeding the store and the store's log processor is
+taken out of the log provider's list; both go back for the "on" rounds, so both variants run in
+one process, in alternating rounds, timed in process CPU time; the ratio is the median of the
+per-round ratios.
 
 Memory: 100,000 agent runs (1 LLM call, 2 tool calls, 1 log record each) through a store with the
 default byte cap and the highest run cap (so the byte estimate is what bounds it) on a bare SDK
@@ -59,20 +60,26 @@ def _cpu(fn: Callable[[], None], steps: int, flush: Callable[[], object]) -> flo
 
 
 class _Switch:
-    """Puts the store's processors into, or takes them out of, the providers' processor lists."""
+    """Feeds the store or not: the enrichment processor's feed for spans, and the store's log
+    processor in or out of the log provider's processor list."""
 
     def __init__(self, obs: Any) -> None:
+        from kaizen_otel.genai.runtime import enricher_of
+
         store = obs.live_store
-        self._spans = obs.tracer_provider._active_span_processor
+        self._store = store
+        self._enricher = enricher_of(obs.tracer_provider)
+        assert self._enricher is not None, "configure() attaches the enrichment processor"
         self._logs = obs.logger_provider._multi_log_record_processor
-        self._span_on = self._spans._span_processors
         self._log_on = self._logs._log_record_processors
-        self._span_off = tuple(p for p in self._span_on if p is not store.span_processor)
         self._log_off = tuple(p for p in self._log_on if p is not store.log_processor)
-        assert len(self._span_off) < len(self._span_on) and len(self._log_off) < len(self._log_on)
+        assert len(self._log_off) < len(self._log_on)
 
     def set(self, on: bool) -> None:
-        self._spans._span_processors = self._span_on if on else self._span_off
+        if on:
+            self._enricher.feed(self._store)
+        else:
+            self._enricher._live = None
         self._logs._log_record_processors = self._log_on if on else self._log_off
 
 

@@ -443,6 +443,8 @@ class RedactingSpanProcessor(SpanProcessor):
     """
 
     _uses_on_ending = hasattr(SpanProcessor, "_on_ending")
+    #: Hooks with nothing to do, which the span dispatcher of ``configure()`` does not call.
+    unused_hooks = ("on_end",) if _uses_on_ending else ()
 
     def __init__(self, redactor: Redactor) -> None:
         self._redactor = redactor

@@ -62,6 +62,7 @@ from kaizen_otel._internal.selfmon import (
     TelemetryStats,
 )
 from kaizen_otel._internal.settings import Settings
+from kaizen_otel._internal.span_dispatch import HookDispatchingSpanProcessor
 from kaizen_otel.exceptions import KaizenConfigError
 from kaizen_otel.genai import semconv as sc
 from kaizen_otel.genai.enrichment import RecordGenAISpans
@@ -308,7 +309,12 @@ def _build_tracer_provider(
     settings: Settings, pipeline: Pipeline, first: Sequence[SpanProcessor]
 ) -> TracerProvider:
     resource, stats = pipeline.resource, pipeline.stats
-    provider = TracerProvider(resource=resource, sampler=build_sampler(settings), shutdown_on_exit=False)
+    provider = TracerProvider(
+        resource=resource,
+        sampler=build_sampler(settings),
+        shutdown_on_exit=False,
+        active_span_processor=HookDispatchingSpanProcessor(),
+    )
     for processor in first:
         provider.add_span_processor(processor)
     for name in settings.traces_exporter:

@@ -181,12 +181,6 @@ def _first_record(trace_id: int, response_id: Any) -> bool:
     return True
 
 
-def _live_run(span_id: int) -> LiveRun | None:
-    """The live view's run of an open span (the store asks this for each log record)."""
-    node = _open.get(span_id)
-    return node.live if node is not None else None
-
-
 def _remember(span_id: int, node: _Node) -> None:
     global _warned_full
     if len(_open) < OPEN_LIMIT:
@@ -263,6 +257,10 @@ class GenAIEnrichmentProcessor(SpanProcessor):
     provider; reading only span data, it treats our helpers as one producer among others.
     """
 
+    #: The work is done in ``on_start`` and ``_on_ending``; the span dispatcher of ``configure()``
+    #: does not call ``on_end``.
+    unused_hooks = ("on_end",)
+
     def __init__(self, rt: Runtime) -> None:
         self._rt: Runtime | None = rt
         self._measures: dict[tuple[Any, ...], _Measure] = {}
@@ -279,7 +277,7 @@ class GenAIEnrichmentProcessor(SpanProcessor):
     def feed(self, store: LiveStore) -> None:
         """Feed the live view's ``store`` from this processor's span tracking (one pass over each
         span for both); bound to a runtime again, the processor stops feeding it."""
-        store.follow(_live_run)
+        store.follow(_open)
         self._live = store
 
     def shutdown(self) -> None:
@@ -367,7 +365,8 @@ class GenAIEnrichmentProcessor(SpanProcessor):
         rt = self._rt
         if rt is None:
             return
-        node = _open.pop(span._context.span_id, None)  # type: ignore[union-attr]
+        span_id = span._context.span_id  # type: ignore[union-attr]
+        node = _open.pop(span_id, None)
         attributes = span._attributes
         op = None
         counted = False
@@ -384,7 +383,7 @@ class GenAIEnrichmentProcessor(SpanProcessor):
             live = self._live
             if live is not None:
                 try:  # after the edits above and redaction: the live view keeps the final attributes
-                    live.span_ended(node.live, span, attributes, op, counted)
+                    live.span_ended(node.live, span_id, span, attributes, op, counted)
                 except Exception:
                     _log.debug("kaizen_otel: the live view missed span %r", span.name, exc_info=True)
 

@@ -22,11 +22,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from opentelemetry.trace import SpanKind
-
 from kaizen_otel.genai import conventions as cv
 from kaizen_otel.genai import semconv as sc
-from kaizen_otel.liveview.store import LiveStore, Run, SpanRecord
+from kaizen_otel.liveview.store import LiveStore, Run, SpanRecord, record_fields
 
 __all__ = ["CONTENT_KEYS", "LiveApp", "Reply", "is_loopback"]
 
@@ -307,11 +305,8 @@ def _attributes(attrs: Any, capture: bool) -> dict[str, Any]:
     return {key: _shown(key, value, capture) for key, value in (attrs or {}).items()}
 
 
-_KINDS = {kind.value: kind.name for kind in SpanKind}
-
-
 def _span(record: SpanRecord, origin_ns: int, capture: bool) -> dict[str, Any]:
-    span_id, parent_id, name, kind, start, end, failed, description, attrs, events = record
+    span_id, parent_id, name, kind, start, end, failed, description, attrs, events = record_fields(record)
     start = start or origin_ns
     end = end or start
     return {
@@ -319,7 +314,7 @@ def _span(record: SpanRecord, origin_ns: int, capture: bool) -> dict[str, Any]:
         "parent": format(parent_id, "016x") if parent_id else None,
         "name": name,
         "operation": cv.operation(attrs),
-        "kind": _KINDS.get(kind, str(kind)),
+        "kind": kind,
         "start_ms": (start - origin_ns) / 1e6,
         "duration_ms": (end - start) / 1e6,
         "status": "error" if failed else "ok",

@@ -20,13 +20,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import StatusCode
 
 from kaizen_otel.genai import conventions as cv
 from kaizen_otel.genai import semconv as sc
@@ -66,10 +66,11 @@ EVENT_BUDGET_REFUSED = sc.EVENT_BUDGET_REFUSED
 _BUDGET_EVENTS = "kaizen.budget."
 
 
-#: A kept span: ``(span_id, parent_id, name, kind, start_ns, end_ns, failed, description,
-#: attributes, events)``, with ``events`` as ``((name, timestamp_ns, attributes), ...)``. Plain
-#: tuples and dicts of atomic values, which the garbage collector stops tracking, instead of the
-#: SDK's ``ReadableSpan`` objects: kept spans then cost full collections next to nothing.
+#: A kept span: ``(span_id, parent, name, kind, start_ns, end_ns, status, attributes, events)``,
+#: the span's own field values as they are when it ends (``parent`` its parent's ``SpanContext`` or
+#: None, ``status`` its ``Status``, ``attributes`` the plain dict of its attributes, ``events`` its
+#: sequence of ``Event``). Taken as they are, without a property call or a copy per field: what
+#: they mean is worked out when the page asks (see :func:`record_fields`).
 SpanRecord = tuple[Any, ...]
 
 
@@ -131,12 +132,12 @@ class Run:
         self.status = "running"
         self.error: str | None = None
         self.parent = parent
-        self.children: list[Run] = []
+        self.children: list[Run] | tuple[()] = ()  # a list once a child run starts
         #: Set when the run's own span ended (then its status and end time are known).
         self.root: SpanRecord | None = None
         self.spans: list[SpanRecord] = []
         self.events: list[tuple[Any, ...]] = []
-        self.budget: list[dict[str, Any]] = []
+        self.budget: list[dict[str, Any]] | tuple[()] = ()  # a list at the first crossing
         self.bytes = RUN_BYTES
         self.evicted = False
         self.span_count = self.llm_calls = self.tool_calls = self.tool_errors = self.llm_errors = 0
@@ -144,6 +145,12 @@ class Run:
         self.cost = 0.0
         self.refused = 0
         self.dropped_spans = self.dropped_events = 0
+
+    @property
+    def live(self) -> Run:
+        """The run itself: the store's own tracking maps span ids to runs, the enrichment
+        processor's to nodes whose ``live`` is the run."""
+        return self
 
     @property
     def id(self) -> str:
@@ -224,7 +231,9 @@ class LiveStore:
         self._lock = threading.Lock()
         self._runs: OrderedDict[int, Run] = OrderedDict()
         self._open: dict[int, Run] = {}
-        self._run_of: Callable[[int], Run | None] = self._open.get
+        #: Span id -> an object whose ``live`` is the span's run (the store's own runs, or the
+        #: enrichment processor's nodes, see ``follow``).
+        self._nodes: Mapping[int, Any] = self._open
         #: Open model-call spans inside runs, and the ones that are a second record of one.
         self._model_calls: set[int] = set()
         self._duplicates: set[int] = set()
@@ -255,10 +264,11 @@ class LiveStore:
     # second records, calls them from its own span tracking (see ``follow``); on its own (a
     # tracer provider of the user's, the tests) ``span_processor`` tracks spans itself with
     # ``start`` / ``end``.
-    def follow(self, run_of: Callable[[int], Run | None]) -> None:
-        """Let another tracker say which run a span id belongs to (for log records); it then calls
+    def follow(self, nodes: Mapping[int, Any]) -> None:
+        """Let another tracker feed the store: ``nodes`` maps the span ids it follows to objects
+        whose ``live`` is the span's run (or None), which log records are looked up in; it calls
         ``open_run`` and ``span_ended`` itself, and ``span_processor`` is not used."""
-        self._run_of = run_of
+        self._nodes = nodes
 
     def start(self, span: Span) -> None:
         parent = span._parent
@@ -301,7 +311,7 @@ class LiveStore:
         op = attrs.get(_OP)
         if op is None and attrs:
             op = _operation(attrs)
-        self.span_ended(run, span, attrs, op, op in LLM_OPS and self._counted(span_id))
+        self.span_ended(run, span_id, span, attrs, op, op in LLM_OPS and self._counted(span_id))
 
     def open_run(self, span: Span, op: str, attrs: Any, parent: Run | None) -> Run:
         """A run starts: an ``invoke_agent`` span, or a GenAI span outside any run."""
@@ -309,7 +319,10 @@ class LiveStore:
         runs = self._runs
         with self._lock:
             if parent is not None and not parent.evicted:
-                parent.children.append(new)
+                if parent.children:
+                    parent.children.append(new)  # type: ignore[union-attr]
+                else:
+                    parent.children = [new]
             runs[new.span_id] = new
             self._bytes += RUN_BYTES
             if len(runs) > self.max_runs or self._bytes > self.max_bytes:
@@ -317,30 +330,25 @@ class LiveStore:
             self.version += 1
         return new
 
-    def span_ended(self, run: Run, span: ReadableSpan, attrs: Any, op: Any, model_call: bool) -> None:
+    def span_ended(
+        self, run: Run, span_id: int, span: ReadableSpan, attrs: Any, op: Any, model_call: bool
+    ) -> None:
         """A span of ``run`` ended (``attrs``: the plain dict of its final attributes): kept as a
         compact record while the run has room, and counted; ``model_call``: a model call to count
         (not a second record of one)."""
-        context = span._context
-        span_id = context.span_id  # type: ignore[union-attr]
         status = span._status
-        failed = status.status_code is _ERROR
-        parent = span._parent
-        events = span._events
         record = (
             span_id,
-            parent.span_id if parent is not None else 0,
+            span._parent,
             span._name,
-            _KIND_VALUES[span._kind],
+            span._kind,
             span._start_time,
             span._end_time,
-            failed,
-            status.description,
+            status,
             attrs,
-            tuple((event.name, event.timestamp, _plain(event.attributes)) for event in events)
-            if events
-            else (),
+            span._events,
         )
+        failed = status._status_code is _ERROR
         size = SPAN_BYTES
         for value in attrs.values():
             if value.__class__ is str:
@@ -400,7 +408,7 @@ class LiveStore:
     def _finish(self, run: Run, record: SpanRecord, failed: bool) -> None:
         run.root = record
         run.end_ns = record[5]
-        attrs = record[8]  # scrubbed by redaction when the span ended, unlike what start saw
+        attrs = record[7]  # scrubbed by redaction when the span ended, unlike what start saw
         agent = attrs.get(_AGENT_NAME)
         if agent is None:
             agent = cv.attribute(attrs, _AGENT_NAME)
@@ -410,7 +418,7 @@ class LiveStore:
         run.agent_id = str(agent_id) if agent_id is not None else None
         if failed:
             run.status = "error"
-            run.error = str(attrs.get(sc.ERROR_TYPE) or record[7] or "error")
+            run.error = str(attrs.get(sc.ERROR_TYPE) or record[6].description or "error")
         else:
             run.status = "ok"
         if len(self._runs) > self.max_runs or self._bytes > self.max_bytes:
@@ -434,7 +442,10 @@ class LiveStore:
     def log(self, record: Any) -> None:
         """A log record correlated with a span of a tracked run joins that run (kept as it came)."""
         span_id = record.span_id
-        run = self._run_of(span_id)
+        node = self._nodes.get(span_id)
+        if node is None:
+            return
+        run = node.live
         if run is None:
             return
         name = record.event_name
@@ -463,7 +474,9 @@ class LiveStore:
     def _budget_event(self, run: Run, name: str, attrs: Any) -> None:
         with self._lock:
             if name == EVENT_BUDGET_EXCEEDED:
-                run.budget.append({key.rsplit(".", 1)[-1]: value for key, value in (attrs or {}).items()})
+                if not run.budget:
+                    run.budget = []
+                run.budget.append({key.rsplit(".", 1)[-1]: value for key, value in (attrs or {}).items()})  # type: ignore[union-attr]
             elif name == EVENT_BUDGET_REFUSED:
                 run.refused += 1
 
@@ -566,8 +579,27 @@ class LiveStore:
 
 
 _EMPTY: dict[str, Any] = {}
-#: ``kind.value`` is a property lookup per call; the record keeps the int.
-_KIND_VALUES = {kind: kind.value for kind in SpanKind}
+
+
+def record_fields(record: SpanRecord) -> tuple[Any, ...]:
+    """A kept span as ``(span_id, parent_id, name, kind, start_ns, end_ns, failed, description,
+    attributes, events)``: ids as ints (0 for no parent), ``kind`` its name, ``events`` as
+    ``((name, timestamp_ns, attributes), ...)``."""
+    span_id, parent, name, kind, start, end, status, attrs, events = record
+    return (
+        span_id,
+        parent.span_id if parent is not None else 0,
+        name,
+        kind.name,
+        start,
+        end,
+        status.status_code is _ERROR,
+        status.description,
+        attrs,
+        tuple((event.name, event.timestamp, _plain(event.attributes)) for event in events or ()),
+    )
+
+
 _operation = cv.operation
 
 
