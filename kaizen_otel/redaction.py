@@ -357,7 +357,8 @@ class Redactor:
         return changed
 
     def _known_clean(self, attributes: Mapping[str, Any]) -> bool:
-        """Whether every value is a number or a string seen clean before, under a plain key.
+        """Whether every value is a number or a string seen clean before (or a tuple or list of
+        them, like ``gen_ai.response.finish_reasons``), under a plain key.
 
         The common case for spans and records: answered without scanning or copying anything.
         """
@@ -371,6 +372,14 @@ class Redactor:
                     if value in clean:
                         continue
                 elif kind in _NUMBERS:
+                    continue
+                elif kind is tuple or kind is list:
+                    for item in value:
+                        if item.__class__ is str:
+                            if item not in clean:
+                                return False
+                        elif item.__class__ not in _NUMBERS:
+                            return False
                     continue
             elif verdict == _SKIP:
                 continue

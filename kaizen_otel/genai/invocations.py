@@ -96,9 +96,14 @@ def _error_type(exc: BaseException) -> str:
 
 def _count(value: Any, kind: type = int) -> Any:
     """``value`` as a finite, non-negative ``kind``, or None when it is not one."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < float("inf"):
+    if kind is int and value.__class__ is int and value >= 0:  # the common case: one class check
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < _INF:
         return value if type(value) is kind else kind(value)
     return None
+
+
+_INF = float("inf")
 
 
 def _to_json(value: Any) -> str:
