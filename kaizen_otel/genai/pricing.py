@@ -26,7 +26,7 @@ from kaizen_otel.exceptions import KaizenConfigError
 __all__ = ["ModelPrice", "Pricing", "load_pricing"]
 
 _log = logging.getLogger("kaizen_otel.genai")
-_CACHE_LIMIT = 4096
+_CACHE_LIMIT = 1024
 _FORMAT = (
     'a JSON object {"taken": "YYYY-MM-DD", "per_tokens": 1000000, '
     '"models": {provider: {model: {"input": n, "output": n, "cached_input": n}}}} '

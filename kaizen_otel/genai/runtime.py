@@ -42,7 +42,9 @@ __all__ = ["Runtime", "configure_genai", "current", "reset_genai", "usage_summar
 
 _log = logging.getLogger("kaizen_otel.genai")
 _SCOPE = "kaizen_otel.genai"
-_ATTR_CACHE_LIMIT = 4096
+_ATTR_CACHE_LIMIT = SHAPE_LIMIT
+#: Agents with a heartbeat series (the gauge is per agent, so it keeps more than the caches).
+HEARTBEAT_LIMIT = 4096
 _VERSION = "0.1.0"
 _SEVERITY_TEXT = {level: level.name for level in SeverityNumber}
 
@@ -414,9 +416,9 @@ class Runtime:
 
     # --- what the enrichment processor counts ------------------------------------------------
     def beat(self, agent: str) -> None:
-        """The agent made progress now (heartbeat gauge); at most ``SHAPE_LIMIT`` agents."""
+        """The agent made progress now (heartbeat gauge); at most ``HEARTBEAT_LIMIT`` agents."""
         beats = self.heartbeats
-        if agent in beats or len(beats) < SHAPE_LIMIT:
+        if agent in beats or len(beats) < HEARTBEAT_LIMIT:
             beats[agent] = time.time()
 
     def count_model_call(self, input_tokens: int, output_tokens: int, failed: bool) -> None:

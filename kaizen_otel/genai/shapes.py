@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 
 __all__ = ["SHAPE_LIMIT", "AgentShape", "LLMShape", "ToolShape", "agent_shape", "llm_shape", "tool_shape"]
 
-SHAPE_LIMIT = 4096
+#: Entries per cache of names (agents, tools, models): what a process meeting a new name at every
+#: step keeps. Past it, shapes are built per call; far more names than this also pass the metric
+#: cardinality limit (2000 series by default), where they fold into the overflow series anyway.
+SHAPE_LIMIT = 1024
 
 
 class AgentShape:
