@@ -98,8 +98,15 @@ def _encodable(value: str) -> bool:
     return True
 
 
-def apply_measurement_rules(meter_provider: Any, rules: MeasurementRules) -> bool:
-    """Route the provider's measurements through ``rules``; False when this SDK hides its consumer."""
+def apply_measurement_rules(
+    meter_provider: Any, rules: MeasurementRules, dropped: frozenset[str] = frozenset()
+) -> bool:
+    """Route the provider's measurements through ``rules``; False when this SDK hides its consumer.
+
+    ``dropped``: names of synchronous instruments every view of the provider drops. Their
+    measurements stop here: each would otherwise go through the rules, every reader's storage and
+    the attribute hashing of a drop aggregation, to be discarded there.
+    """
     consumer = getattr(meter_provider, "_measurement_consumer", None)
     if consumer is None or not hasattr(consumer, "register_asynchronous_instrument"):
         _log.warning("this OpenTelemetry SDK hides its measurement consumer; label values are not capped")
@@ -109,8 +116,16 @@ def apply_measurement_rules(meter_provider: Any, rules: MeasurementRules) -> boo
 
     apply = rules.__call__
 
-    def consume_measurement(measurement: Any) -> None:
-        consume(apply(measurement))
+    if dropped:
+
+        def consume_measurement(measurement: Any) -> None:
+            if measurement.instrument.name not in dropped:
+                consume(apply(measurement))
+
+    else:
+
+        def consume_measurement(measurement: Any) -> None:
+            consume(apply(measurement))
 
     def register_asynchronous_instrument(instrument: Any) -> None:
         callback = instrument.callback

@@ -252,6 +252,15 @@ def cardinality_limits(limit: int) -> dict[type, int]:
     return dict.fromkeys(kinds, limit)
 
 
+#: (standard name, our instrument's name when spans are measured, bucket boundaries)
+_GENAI_HISTOGRAMS = (
+    (sc.METRIC_TOKEN_USAGE, sc.MEASURED_TOKEN_USAGE, sc.TOKEN_USAGE_BUCKETS),
+    (sc.METRIC_OPERATION_DURATION, sc.MEASURED_OPERATION_DURATION, sc.OPERATION_DURATION_BUCKETS),
+    (sc.METRIC_TIME_TO_FIRST_CHUNK, sc.MEASURED_TIME_TO_FIRST_CHUNK, sc.OPERATION_DURATION_BUCKETS),
+    (sc.METRIC_TIME_PER_OUTPUT_CHUNK, sc.MEASURED_TIME_PER_OUTPUT_CHUNK, sc.OPERATION_DURATION_BUCKETS),
+)
+
+
 def genai_views(limit: int, *, spans_measured: bool = False) -> list[View]:
     """The spec's bucket boundaries for the two GenAI client histograms.
 
@@ -262,14 +271,8 @@ def genai_views(limit: int, *, spans_measured: bool = False) -> list[View]:
     each name is one family on ``/metrics``. A provider built with these views carries
     ``SPANS_MEASURED`` so the agent runtime knows which names to create.
     """
-    histograms = (
-        (sc.METRIC_TOKEN_USAGE, sc.MEASURED_TOKEN_USAGE, sc.TOKEN_USAGE_BUCKETS),
-        (sc.METRIC_OPERATION_DURATION, sc.MEASURED_OPERATION_DURATION, sc.OPERATION_DURATION_BUCKETS),
-        (sc.METRIC_TIME_TO_FIRST_CHUNK, sc.MEASURED_TIME_TO_FIRST_CHUNK, sc.OPERATION_DURATION_BUCKETS),
-        (sc.METRIC_TIME_PER_OUTPUT_CHUNK, sc.MEASURED_TIME_PER_OUTPUT_CHUNK, sc.OPERATION_DURATION_BUCKETS),
-    )
     views = []
-    for name, measured, buckets in histograms:
+    for name, measured, buckets in _GENAI_HISTOGRAMS:
         views.append(
             View(
                 instrument_name=measured if spans_measured else name,
@@ -285,6 +288,12 @@ def genai_views(limit: int, *, spans_measured: bool = False) -> list[View]:
     if spans_measured:
         _quiet_dropped_conflicts()
     return views
+
+
+def dropped_instruments(*, spans_measured: bool) -> frozenset[str]:
+    """Instrument names whose every stream :func:`genai_views` drops (the standard GenAI client
+    histograms of other scopes, while our own are created under other names)."""
+    return frozenset(name for name, _, _ in _GENAI_HISTOGRAMS) if spans_measured else frozenset()
 
 
 #: Our drop views: two dropped instruments of one name "conflict" only in the SDK's bookkeeping.
@@ -365,7 +374,7 @@ def _build_meter_provider(
     rules = MeasurementRules(
         settings.metric_label_max_length, settings.metric_attributes, stats.record_truncation
     )
-    apply_measurement_rules(provider, rules)
+    apply_measurement_rules(provider, rules, dropped_instruments(spans_measured=settings.enable_tracing))
     return provider
 
 
