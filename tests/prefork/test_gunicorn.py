@@ -72,7 +72,7 @@ def test_under_opentelemetry_instrument_each_worker_has_its_own_instance_id_over
             totals = _latest_totals(rotel, service)
             return totals if sum(totals.values()) == 60 else None
 
-        totals = poll(all_arrived, "every worker's latest OTLP total to add up to 60")
+        totals = poll(all_arrived, "every worker's latest OTLP total to add up to 60", timeout=120.0)
         assert len(totals) == len(pids) >= 2  # one service.instance.id per worker that served
         server.counted(60)
     finally:
