@@ -98,6 +98,24 @@ def _openai_agents(base_url: str, instrument: bool) -> dict[str, Any]:
     return {}
 
 
+def _langchain(instrument: bool) -> dict[str, Any]:
+    """LangChain via OpenInference: two calls and a tool in 'lc-agent'; one in llm_call in 'lc-reviewer'."""
+    from openinference.instrumentation.langchain import LangChainInstrumentor
+
+    from tests.thirdparty.fake_langchain import FakeOpenAIChat, lookup
+
+    if instrument:
+        LangChainInstrumentor().instrument()
+    chat = FakeOpenAIChat()
+    with kaizen_otel.agent_run("lc-agent"):
+        chat.invoke("what is the answer?")
+        lookup.invoke({"q": "the answer"})
+        chat.invoke("and again?")
+    with kaizen_otel.agent_run("lc-reviewer"), kaizen_otel.llm_call("openai", OPENAI_MODEL):
+        chat.invoke("what is the answer?")
+    return {}
+
+
 def main(combination: str, base_url: str) -> None:
     if combination != "openai-instrument":
         kaizen_otel.configure()
@@ -109,6 +127,8 @@ def main(combination: str, base_url: str) -> None:
             used = _anthropic(base_url, instrument=rounds == 0)
         elif combination == "pydantic-ai":
             used = _pydantic_ai(instrument=rounds == 0)
+        elif combination == "langchain":
+            used = _langchain(instrument=rounds == 0)
         elif combination == "openai-agents":
             used = _openai_agents(base_url, instrument=rounds == 0)
         else:

@@ -3,14 +3,15 @@
 Each combination runs as its own application (``app_agents.py``): openai + openai-v2 with
 ``configure()`` and under ``opentelemetry-instrument``, anthropic + its instrumentation (and the
 client's own tracing), pydantic-ai with ``instrument_all``, the OpenAI Agents SDK with its
-instrumentation and openai-v2; each first on its own, then wrapped in our helpers. The five start at
-once; the session's Prometheus scrapes them side by side, one job each, while they run their
-workload a second time. Then:
+instrumentation and openai-v2, LangChain through the OpenInference instrumentation; each first on
+its own, then wrapped in our helpers. The six start at once; the session's Prometheus scrapes them
+side by side, one job each, while they run their workload a second time. Then:
 
 * every query of docs/integrations.md's PromQL block, for each job, gives the values the workload
-  implies: cost = the pricing table times tokens, tokens and calls counted once, runs per agent, budget
-  crossings and what is left of the process budget, a fresh heartbeat per agent, no stuck agent;
-* every panel query of the agent dashboard (deploy/grafana) returns data for the five jobs, or is
+  implies: cost = the pricing table times tokens, tokens and calls counted once, runs per agent,
+  budget crossings and what is left of the process budget, a fresh heartbeat per agent, no stuck
+  agent;
+* every panel query of the agent dashboard (deploy/grafana) returns data for these jobs, or is
   listed with the reason it cannot, and deploy/'s recording rules produce each job's series.
 """
 
@@ -35,6 +36,8 @@ for _module in (
     "anthropic",
     "pydantic_ai",
     "agents",
+    "langchain_core",
+    "openinference.instrumentation.langchain",
     "opentelemetry.instrumentation.openai_v2",
     "opentelemetry.instrumentation.anthropic",
     "opentelemetry.instrumentation.openai_agents",
@@ -48,7 +51,7 @@ from tests.thirdparty.fake_models import INPUT_TOKENS, OUTPUT_TOKENS  # noqa: E4
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "integrations.md"
-COMBINATIONS = ("openai", "openai-instrument", "anthropic", "pydantic-ai", "openai-agents")
+COMBINATIONS = ("openai", "openai-instrument", "anthropic", "pydantic-ai", "openai-agents", "langchain")
 ROUNDS = 2
 PROCESS_TOKENS, PROCESS_USD = 100_000, 1.0
 RUN_TOKENS = {"pydantic-ai": 100, "openai-agents": 100}  # the others: 200
@@ -124,7 +127,7 @@ def _wait_done(app: App) -> None:
 def apps(
     fake_models: Any, prometheus: Prometheus, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, App]]:
-    """The five applications after two rounds of their workload, the second one while scraped."""
+    """The applications after two rounds of their workload, the second one while scraped."""
     workdir = tmp_path_factory.mktemp("prometheus-queries")
     prices = workdir / "prices.json"  # the shipped table, plus pydantic-ai's test model
     prices.write_text(json.dumps({"per_tokens": 1_000_000, "models": {"test": {"test": TEST_PRICES}}}))
@@ -165,9 +168,11 @@ def apps(
 def _expected(app: App) -> dict[str, Any]:
     """What the docs queries should give after ``ROUNDS`` rounds of this application's workload."""
     c, r = app.combination, ROUNDS
-    if c in ("openai", "openai-instrument", "anthropic"):
+    if c in ("openai", "openai-instrument", "anthropic", "langchain"):
         call = ANTHROPIC_CALL if c == "anthropic" else OPENAI_CALL
-        first, second = ("writer", "editor") if c == "anthropic" else ("researcher", "reviewer")
+        first, second = {"anthropic": ("writer", "editor"), "langchain": ("lc-agent", "lc-reviewer")}.get(
+            c, ("researcher", "reviewer")
+        )
         return {  # a round: two calls in the first agent's run, one inside llm_call in the second's
             "cost": {first: r * 2 * call, second: r * call},
             "tokens": {"input": r * 3 * INPUT_TOKENS, "output": r * 3 * OUTPUT_TOKENS},
@@ -177,7 +182,7 @@ def _expected(app: App) -> dict[str, Any]:
             "left_tokens": PROCESS_TOKENS - r * 3 * CALL_TOKENS,
             "left_usd": PROCESS_USD - r * 3 * call,
             "agents": {first, second},
-            "tools": {},
+            "tools": {"lookup": r} if c == "langchain" else {},
         }
     if c == "pydantic-ai":
         runs = app.runs  # (input, output) tokens of each run of 'helper', as pydantic-ai reports them
