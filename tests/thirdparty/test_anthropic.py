@@ -94,3 +94,19 @@ def test_message_content_the_instrumentation_records_is_removed_when_capture_is_
         assert "secret-prompt-text" not in str(dict(span.attributes))
         assert "gen_ai.input.messages" not in span.attributes
         assert "The answer is 42" not in str(dict(span.attributes))
+
+
+def test_a_budget_crossed_by_the_calls_warns_is_audited_and_counted_once(
+    configured, instrumented, fake_models, caplog
+):
+    import logging
+
+    tele = configured(budget_run_tokens=200)
+    client = _client(fake_models)
+    with caplog.at_level(logging.WARNING, "kaizen_otel.genai"), kaizen_otel.agent_run("writer"):
+        _calls(client)  # two calls, each recorded by the client and the instrumentation: 300 tokens
+    assert [r.getMessage() for r in caplog.records if "budget" in r.getMessage()] == [
+        "run budget of agent 'writer' exceeded: 300 tokens used, limit 200 tokens"
+    ]
+    assert [r["action"] for r in tele.audit.records] == ["budget_exceeded"]
+    assert tele.samples("kaizen_budget_exceeded_total", kaizen_budget_scope="run") == [1.0]

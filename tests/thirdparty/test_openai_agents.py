@@ -67,3 +67,19 @@ def test_inside_agent_run_the_call_is_still_counted_once(configured, instrumente
     assert tele.samples("gen_ai_client_token_usage_count", gen_ai_token_type="output") == [1.0]
     assert kaizen_otel.usage_summary()["input_tokens"] == INPUT_TOKENS
     promtool_check(tele.scrape())
+
+
+def test_a_budget_crossed_by_a_run_warns_is_audited_and_counted(
+    configured, instrumented, fake_models, caplog
+):
+    import logging
+
+    tele = configured(budget_run_tokens=100)
+    with caplog.at_level(logging.WARNING, "kaizen_otel.genai"):
+        _run(fake_models)
+    assert any("run budget of agent 'assistant' exceeded" in r.getMessage() for r in caplog.records)
+    # the audit names the agent by gen_ai.agent.id: the instrumentation's "agent" unless given agent_id=
+    assert [(r["action"], r["agent_id"]) for r in tele.audit.records] == [("budget_exceeded", "agent")]
+    assert tele.samples(
+        "kaizen_budget_exceeded_total", kaizen_budget_scope="run", gen_ai_agent_name="assistant"
+    ) == [1.0]
