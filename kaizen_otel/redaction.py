@@ -481,16 +481,18 @@ class RedactingSpanProcessor(SpanProcessor):
             return
         # Each part is scrubbed on its own, so one that fails is replaced and the others still go
         # through; the checks here skip the calls in the common case (a clean name, no status).
+        # The SDK's containers answer ``len()`` in Python; the deque and dict inside them in C.
         name = span._name
         if name.__class__ is not str or name not in redactor._clean_values:
             _step(redactor, span, _scrub_span_name)
-        if span._attributes:
+        if getattr(span._attributes, "_dict", span._attributes):
             _step(redactor, span, _scrub_span_attributes)
-        if getattr(span._status, "description", True):
+        status = span._status
+        if status._description if status.__class__ is Status else getattr(status, "description", True):
             _step(redactor, span, _scrub_status)
-        if span._events:
+        if getattr(span._events, "_dq", span._events):
             _step(redactor, span, _scrub_events)
-        if span._links:
+        if getattr(span._links, "_dq", span._links):
             _step(redactor, span, _scrub_links)
 
     def shutdown(self) -> None:
@@ -590,7 +592,7 @@ class RedactingLogRecordProcessor(LogRecordProcessor):
         record = log_record.log_record
         try:
             attributes = record.attributes
-            if attributes:
+            if getattr(attributes, "_dict", attributes):  # not BoundedAttributes.__len__
                 changed = redactor.scrub_attributes(attributes, "log")
                 if changed is not None:
                     record.attributes = _rebuilt(attributes, changed, immutable=False)

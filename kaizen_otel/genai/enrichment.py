@@ -82,7 +82,7 @@ _get_current = otel_context.get_current
 class _Run:
     """One agent run as seen from its spans: what its model calls added up to."""
 
-    __slots__ = ("active", "agent_id", "budget", "name", "provider", "server", "span", "span_id")
+    __slots__ = ("_title", "active", "agent_id", "budget", "name", "provider", "server", "span", "span_id")
 
     def __init__(
         self,
@@ -101,14 +101,21 @@ class _Run:
         self.active = active
         self.provider: str | None = None
         self.server: tuple[Any, Any] | None = None
+        #: The span name ``name`` was last read from (the attributes are not read while it holds).
+        self._title: str | None = None
 
     def current_name(self) -> str:
         """The agent's name as the run's span says now ('' for an unnamed run, e.g. a workflow)."""
         span = self.span
         if span is not None:
-            named = _agent_name(span, _plain(span._attributes) if span._attributes else {})
+            title = span._name
+            if title is self._title:  # named by this very span name already: nothing to read again
+                return self.name
+            named = _agent_name(span, getattr(span._attributes, "_dict", span._attributes) or _NO_ATTRIBUTES)
             if named is not None:
                 self.name = named
+            if title.startswith(_INVOKE_AGENT_PREFIX) and len(title) > len(_INVOKE_AGENT_PREFIX):
+                self._title = title
         return self.name
 
 
@@ -242,7 +249,7 @@ def _error_type(span: ReadableSpan, attributes: Mapping[str, Any]) -> str | None
     error = attributes.get(sc.ERROR_TYPE)
     if error is not None:
         return str(error)
-    return _OTHER_ERROR if span._status.status_code is _ERROR else None
+    return _OTHER_ERROR if span._status._status_code is _ERROR else None
 
 
 def _seconds(span: ReadableSpan) -> float:
@@ -300,7 +307,7 @@ class GenAIEnrichmentProcessor(SpanProcessor):
             return
         parent = span._parent
         pnode = _open.get(parent.span_id) if parent is not None else None
-        attributes: Mapping[str, Any] = _plain(span._attributes) if span._attributes else {}
+        attributes: Mapping[str, Any] = getattr(span._attributes, "_dict", span._attributes) or _NO_ATTRIBUTES
         op = cv.operation(attributes) if attributes else None
         span_id = span._context.span_id  # type: ignore[union-attr]
         if op is None or _HOOK_SPAN in attributes:
@@ -367,11 +374,10 @@ class GenAIEnrichmentProcessor(SpanProcessor):
             return
         span_id = span._context.span_id  # type: ignore[union-attr]
         node = _open.pop(span_id, None)
-        attributes = span._attributes
+        attributes = getattr(span._attributes, "_dict", span._attributes)  # not BoundedAttributes.__len__
         op = None
         counted = False
         if attributes:
-            attributes = _plain(attributes)
             op = cv.operation(attributes)
             if op is not None and _HOOK_SPAN not in attributes:
                 counted = self._enrich(rt, span, attributes, op, node)

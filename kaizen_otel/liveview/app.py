@@ -22,9 +22,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from opentelemetry.trace import SpanKind
+
 from kaizen_otel.genai import conventions as cv
 from kaizen_otel.genai import semconv as sc
-from kaizen_otel.liveview.store import LiveStore, Run, SpanRecord, record_fields
+from kaizen_otel.liveview.store import LiveStore, Run, SpanRecord
 
 __all__ = ["CONTENT_KEYS", "LiveApp", "Reply", "is_loopback"]
 
@@ -305,8 +307,11 @@ def _attributes(attrs: Any, capture: bool) -> dict[str, Any]:
     return {key: _shown(key, value, capture) for key, value in (attrs or {}).items()}
 
 
+_KINDS = {kind.value: kind.name for kind in SpanKind}
+
+
 def _span(record: SpanRecord, origin_ns: int, capture: bool) -> dict[str, Any]:
-    span_id, parent_id, name, kind, start, end, failed, description, attrs, events = record_fields(record)
+    span_id, parent_id, name, kind, start, end, failed, description, attrs, events = record
     start = start or origin_ns
     end = end or start
     return {
@@ -314,7 +319,7 @@ def _span(record: SpanRecord, origin_ns: int, capture: bool) -> dict[str, Any]:
         "parent": format(parent_id, "016x") if parent_id else None,
         "name": name,
         "operation": cv.operation(attrs),
-        "kind": kind,
+        "kind": _KINDS.get(kind, str(kind)),
         "start_ms": (start - origin_ns) / 1e6,
         "duration_ms": (end - start) / 1e6,
         "status": "error" if failed else "ok",

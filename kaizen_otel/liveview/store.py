@@ -66,11 +66,12 @@ EVENT_BUDGET_REFUSED = sc.EVENT_BUDGET_REFUSED
 _BUDGET_EVENTS = "kaizen.budget."
 
 
-#: A kept span: ``(span_id, parent, name, kind, start_ns, end_ns, status, attributes, events)``,
-#: the span's own field values as they are when it ends (``parent`` its parent's ``SpanContext`` or
-#: None, ``status`` its ``Status``, ``attributes`` the plain dict of its attributes, ``events`` its
-#: sequence of ``Event``). Taken as they are, without a property call or a copy per field: what
-#: they mean is worked out when the page asks (see :func:`record_fields`).
+#: A kept span: ``(span_id, parent_id, name, kind, start_ns, end_ns, failed, description,
+#: attributes, events)``, with ``kind`` the ``SpanKind`` value and ``events`` as ``((name,
+#: timestamp_ns, attributes), ...)``. Plain tuples and dicts of atomic values, which the garbage
+#: collector stops tracking, instead of the SDK's objects: kept spans then cost collections next
+#: to nothing. Read from the span's private fields (its ``Status``'s too), so that building one
+#: costs one property call (the parent's span id) rather than six.
 SpanRecord = tuple[Any, ...]
 
 
@@ -337,18 +338,23 @@ class LiveStore:
         compact record while the run has room, and counted; ``model_call``: a model call to count
         (not a second record of one)."""
         status = span._status
+        failed = status._status_code is _ERROR
+        parent = span._parent
+        events = span._events
         record = (
             span_id,
-            span._parent,
+            parent.span_id if parent is not None else 0,
             span._name,
-            span._kind,
+            span._kind._value_,
             span._start_time,
             span._end_time,
-            status,
+            failed,
+            status._description,
             attrs,
-            span._events,
+            tuple((event.name, event.timestamp, _plain(event.attributes)) for event in events)
+            if getattr(events, "_dq", events)
+            else (),
         )
-        failed = status._status_code is _ERROR
         size = SPAN_BYTES
         for value in attrs.values():
             if value.__class__ is str:
@@ -408,7 +414,7 @@ class LiveStore:
     def _finish(self, run: Run, record: SpanRecord, failed: bool) -> None:
         run.root = record
         run.end_ns = record[5]
-        attrs = record[7]  # scrubbed by redaction when the span ended, unlike what start saw
+        attrs = record[8]  # scrubbed by redaction when the span ended, unlike what start saw
         agent = attrs.get(_AGENT_NAME)
         if agent is None:
             agent = cv.attribute(attrs, _AGENT_NAME)
@@ -418,7 +424,7 @@ class LiveStore:
         run.agent_id = str(agent_id) if agent_id is not None else None
         if failed:
             run.status = "error"
-            run.error = str(attrs.get(sc.ERROR_TYPE) or record[6].description or "error")
+            run.error = str(attrs.get(sc.ERROR_TYPE) or record[7] or "error")
         else:
             run.status = "ok"
         if len(self._runs) > self.max_runs or self._bytes > self.max_bytes:
@@ -579,25 +585,6 @@ class LiveStore:
 
 
 _EMPTY: dict[str, Any] = {}
-
-
-def record_fields(record: SpanRecord) -> tuple[Any, ...]:
-    """A kept span as ``(span_id, parent_id, name, kind, start_ns, end_ns, failed, description,
-    attributes, events)``: ids as ints (0 for no parent), ``kind`` its name, ``events`` as
-    ``((name, timestamp_ns, attributes), ...)``."""
-    span_id, parent, name, kind, start, end, status, attrs, events = record
-    return (
-        span_id,
-        parent.span_id if parent is not None else 0,
-        name,
-        kind.name,
-        start,
-        end,
-        status.status_code is _ERROR,
-        status.description,
-        attrs,
-        tuple((event.name, event.timestamp, _plain(event.attributes)) for event in events or ()),
-    )
 
 
 _operation = cv.operation
