@@ -26,6 +26,7 @@ from typing import Any
 _log = logging.getLogger("kaizen_otel.metrics")
 
 MARK = "…"
+_NONE: Mapping[str, Any] = {}
 
 
 class MeasurementRules:
@@ -115,17 +116,28 @@ def apply_measurement_rules(
     register = consumer.register_asynchronous_instrument
 
     apply = rules.__call__
+    limit = rules._max
+    plain = rules._probe is None  # no metric_attributes to add: most measurements pass untouched
+    _str, _tuple, _list = str, tuple, list
 
-    if dropped:
-
-        def consume_measurement(measurement: Any) -> None:
-            if measurement.instrument.name not in dropped:
-                consume(apply(measurement))
-
-    else:
-
-        def consume_measurement(measurement: Any) -> None:
-            consume(apply(measurement))
+    def consume_measurement(measurement: Any) -> None:
+        # The common case in one frame: short ASCII strings and numbers, nothing to add. Anything
+        # else (a long or non-ASCII string, a sequence, attributes to add) goes through the rules.
+        if dropped and measurement.instrument.name in dropped:
+            return
+        if plain:
+            for value in (measurement.attributes or _NONE).values():
+                kind = value.__class__
+                if kind is _str:
+                    if len(value) <= limit and value.isascii():
+                        continue
+                elif kind is not _tuple and kind is not _list:
+                    continue
+                break
+            else:
+                consume(measurement)
+                return
+        consume(apply(measurement))
 
     def register_asynchronous_instrument(instrument: Any) -> None:
         callback = instrument.callback

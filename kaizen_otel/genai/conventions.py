@@ -111,7 +111,7 @@ def operation(attributes: Mapping[str, Any]) -> str | None:
     """The span's ``gen_ai.operation.name``, or the one its neighbouring convention implies."""
     op = attributes.get(sc.GEN_AI_OPERATION_NAME)
     if op is not None:
-        return str(op)
+        return op if op.__class__ is str else str(op)
     for key, table in OPERATION_FROM_KIND.items():
         kind = attributes.get(key)
         if kind is not None:
