@@ -50,6 +50,7 @@ def render(results: dict[str, Any]) -> str:
     audit = results.get("bench_audit", {})
     overhead = results.get("bench_overhead", {})
     memory = results.get("bench_memory", {})
+    chat = results.get("bench_instrumented_chat", {})
     real = overhead.get("realistic", {})
     zero = overhead.get("zero_latency", {})
     today = _dt.date.today().isoformat()
@@ -139,6 +140,13 @@ def render(results: dict[str, Any]) -> str:
             f"{sleep:.2f}x with a 100 µs sleep for the sync) | ≥ 3x |"
         )
         lines.append(f"| audit, 32 writers: p95 | {audit['audit']['32']['p95_ms']:.2f} ms | < 10 ms |")
+    if chat:
+        lines.append(
+            "| instrumented chat call (openai + openai-v2) through `configure()` vs the same "
+            "instrumentation on the bare SDK (`bench_instrumented_chat.py`) | "
+            f"{chat['kaizen_vs_bare']:.3f}x; {chat['kaizen_us']:.0f} vs {chat['bare_sdk_us']:.0f} µs; "
+            f"enrichment alone {chat['enrichment_only_vs_bare']:.3f}x | ≤ 1.05x |"
+        )
     if memory:
         lines.append(
             f"| RSS after {memory['steps']:,} steps, a new agent/model/tool name each (`bench_memory.py`) | "
