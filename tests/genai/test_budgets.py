@@ -90,6 +90,22 @@ def test_the_process_budget_spans_runs_and_calls_outside_runs(telemetry_factory)
     assert usage_summary()["budget_crossings"] == 1
 
 
+def test_a_run_inside_another_has_its_own_totals_and_the_process_budget_covers_both(telemetry_factory):
+    """Nearest run only: a sub-agent's calls are its own run's, not its supervisor's (docs: Budgets)."""
+    telemetry = telemetry_factory(budget_run_tokens=100, budget_process_tokens=150, budget_enforce=True)
+    with agent_run("supervisor") as supervisor:
+        _spend(30)
+        with agent_run("worker") as worker:
+            _spend(90)
+        assert (supervisor.tokens, worker.tokens) == (30, 90)  # neither run crossed 100
+        with pytest.raises(BudgetExceededError) as info:
+            _spend(40)  # 160 in the process: crosses 150
+            _spend(1)
+    assert info.value.scope == "process"
+    crossed = [p.attributes["kaizen.budget.scope"] for p in telemetry.points("kaizen.budget.exceeded")]
+    assert crossed == ["process"]
+
+
 def test_explicit_run_budget_arguments_override_the_settings(telemetry_factory):
     telemetry_factory(budget_run_tokens=1_000_000, budget_enforce=True)
     with agent_run("tight", budget_tokens=10):
