@@ -325,7 +325,9 @@ class StructuredLogger:
     ) -> None:
         try:
             provider = _logs_api._LOGGER_PROVIDER
-            if provider is None:  # nothing set yet: ask the API once, then it costs one attribute read
+            if provider is None:  # nothing set yet: ask the API once, then it costs two attribute reads
+                if _environment_checked:
+                    return
                 provider = _provider_from_environment()
                 if provider is None:
                     return
