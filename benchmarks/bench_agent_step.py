@@ -27,6 +27,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -229,6 +230,36 @@ def make_bare(tp: TracerProvider, mp: MeterProvider, lp: LoggerProvider) -> Call
     return step
 
 
+@dataclass
+class BareSide:
+    """The step written by hand on the bare SDK, its flush, and what it emitted."""
+
+    step: Callable[[], None]
+    flush: Callable[[], None]
+    spans: CountingDropSpans
+    logs: CountingDropLogs
+    reader: InMemoryMetricReader
+
+
+def make_bare_side() -> BareSide:
+    """The bare side every comparison measures against: batch processors into counting drops."""
+    spans, logs = CountingDropSpans(), CountingDropLogs()
+    tp = TracerProvider(shutdown_on_exit=False)
+    span_processor = BatchSpanProcessor(spans)
+    tp.add_span_processor(span_processor)
+    reader = InMemoryMetricReader()
+    mp = MeterProvider(metric_readers=[reader], shutdown_on_exit=False)
+    lp = LoggerProvider(shutdown_on_exit=False)
+    log_processor = BatchLogRecordProcessor(logs)
+    lp.add_log_record_processor(log_processor)
+
+    def flush() -> None:
+        span_processor.force_flush()
+        log_processor.force_flush()
+
+    return BareSide(make_bare(tp, mp, lp), flush, spans, logs, reader)
+
+
 def _cpu(fn: Callable[[], None], steps: int, flush: Callable[[], object] = lambda: None) -> float:
     """µs of process CPU per step (worker threads included), the round's export flushed inside."""
     gc.collect()
@@ -274,16 +305,9 @@ def child(steps: int, rounds: int) -> dict[str, object]:
     kaizen_step = make_kaizen()
     noop = statistics.median(_cpu(kaizen_step, steps * 10) for _ in range(5))
 
-    bare_spans, bare_logs = CountingDropSpans(), CountingDropLogs()
-    tp = TracerProvider(shutdown_on_exit=False)
-    span_processor = BatchSpanProcessor(bare_spans)
-    tp.add_span_processor(span_processor)
-    bare_reader = InMemoryMetricReader()
-    mp = MeterProvider(metric_readers=[bare_reader], shutdown_on_exit=False)
-    lp = LoggerProvider(shutdown_on_exit=False)
-    log_processor = BatchLogRecordProcessor(bare_logs)
-    lp.add_log_record_processor(log_processor)
-    bare = make_bare(tp, mp, lp)
+    bare_side = make_bare_side()
+    bare, bare_flush = bare_side.step, bare_side.flush
+    bare_spans, bare_logs, bare_reader = bare_side.spans, bare_side.logs, bare_side.reader
 
     obs, kaizen_spans, kaizen_logs = configure_dropping()
     from opentelemetry import trace
@@ -292,10 +316,6 @@ def child(steps: int, rounds: int) -> dict[str, object]:
     def kaizen_flush() -> None:
         trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
         get_logger_provider().force_flush()  # type: ignore[attr-defined]
-
-    def bare_flush() -> None:
-        span_processor.force_flush()
-        log_processor.force_flush()
 
     for fn, flush in ((step_none, lambda: None), (bare, bare_flush), (kaizen_step, kaizen_flush)):
         _cpu(fn, steps // 4, flush)  # warm up caches and code paths

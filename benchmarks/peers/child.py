@@ -19,20 +19,11 @@ from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
-from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
 from benchmarks.bench_agent_step import (
-    CountingDropLogs,
-    CountingDropSpans,
     _cpu,
     _metric_points,
     _quartiles,
-    make_bare,
+    make_bare_side,
     step_none,
 )
 from benchmarks.peers import DISTRIBUTIONS
@@ -80,20 +71,9 @@ def measure(side_name: str, steps: int, rounds: int) -> dict[str, Any]:
     attempts: list[str] = []
     refuse_network(attempts)
 
-    bare_spans, bare_logs = CountingDropSpans(), CountingDropLogs()
-    tp = TracerProvider(shutdown_on_exit=False)
-    span_processor = BatchSpanProcessor(bare_spans)
-    tp.add_span_processor(span_processor)
-    bare_reader = InMemoryMetricReader()
-    mp = MeterProvider(metric_readers=[bare_reader], shutdown_on_exit=False)
-    lp = LoggerProvider(shutdown_on_exit=False)
-    log_processor = BatchLogRecordProcessor(bare_logs)
-    lp.add_log_record_processor(log_processor)
-    bare = make_bare(tp, mp, lp)
-
-    def bare_flush() -> None:
-        span_processor.force_flush()
-        log_processor.force_flush()
+    bare_side = make_bare_side()
+    bare, bare_flush = bare_side.step, bare_side.flush
+    bare_spans, bare_logs, bare_reader = bare_side.spans, bare_side.logs, bare_side.reader
 
     side = SETUPS[side_name]()
     for fn, flush in ((step_none, lambda: None), (bare, bare_flush), (side.step, side.flush)):
