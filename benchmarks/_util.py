@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
+import subprocess
+import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -53,3 +59,28 @@ class DropLogs(LogRecordExporter):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_child(module: str, *args: str, timeout: float = 900) -> Any:
+    """Run ``python -m module *args`` in a fresh process; the JSON object on its last stdout line.
+
+    Measurements run in a process of their own because ``configure()`` sets process-wide
+    globals once; the child starts with no ``OTEL_*``/``KAIZEN_OTEL_*`` variables, so the
+    caller's environment cannot change what is measured.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAIZEN_OTEL_", "OTEL_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(ROOT),
+        timeout=timeout,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{module} {' '.join(args)}: the measuring process failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -20,15 +20,12 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from opentelemetry._logs import SeverityNumber
@@ -41,15 +38,14 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 from opentelemetry.trace import SpanKind
 
 try:
-    from benchmarks._util import table
+    from benchmarks._util import run_child, table
 except ImportError:  # run as a script
-    from _util import table  # type: ignore[no-redef]
+    from _util import run_child, table  # type: ignore[no-redef]
 
 from kaizen_otel.genai import semconv as sc
 
 STEPS = 400
 ROUNDS = 21
-ROOT = Path(__file__).resolve().parents[1]
 
 
 class CountingDropSpans(SpanExporter):
@@ -372,19 +368,9 @@ def _quartiles(values: list[float]) -> list[float]:
 
 
 def main(steps: int = STEPS, rounds: int = ROUNDS) -> dict[str, object]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAIZEN_OTEL_", "OTEL_"))}
-    env["PYTHONPATH"] = str(ROOT)
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_agent_step", "--child", str(steps), str(rounds)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=str(ROOT),
-        timeout=600,
+    results: dict[str, object] = run_child(
+        "benchmarks.bench_agent_step", "--child", str(steps), str(rounds), timeout=600
     )
-    if done.returncode != 0:
-        raise RuntimeError(f"the measuring process failed: {done.stderr[-2000:]}")
-    results: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     med = {k: float(results[k]) for k in ("none_us", "bare_sdk_us", "kaizen_us")}  # type: ignore[arg-type]
     quartiles = results["kaizen_vs_bare_iqr"]
     print(

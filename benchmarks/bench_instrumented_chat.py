@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -28,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from benchmarks._util import table
+    from benchmarks._util import run_child, table
 except ImportError:  # run as a script
-    from _util import table  # type: ignore[no-redef]
+    from _util import run_child, table  # type: ignore[no-redef]
 
 ROOT = Path(__file__).resolve().parents[1]
 CALLS = 80
@@ -136,15 +135,8 @@ def child(calls: int, rounds: int, setup: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_child(calls: int, rounds: int, setup: dict[str, Any]) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAIZEN_OTEL_", "OTEL_"))}
-    env["PYTHONPATH"] = str(ROOT)
-    command = [sys.executable, "-m", "benchmarks.bench_instrumented_chat", "--child", str(calls), str(rounds)]
-    done = subprocess.run(
-        [*command, json.dumps(setup)], capture_output=True, text=True, env=env, cwd=str(ROOT), timeout=600
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"the measuring process failed: {done.stderr[-2000:]}")
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    args = ("--child", str(calls), str(rounds), json.dumps(setup))
+    return dict(run_child("benchmarks.bench_instrumented_chat", *args, timeout=600))
 
 
 def main(calls: int = CALLS, rounds: int = ROUNDS) -> dict[str, Any]:

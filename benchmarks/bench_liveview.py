@@ -17,18 +17,15 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 import tracemalloc
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 try:
-    from benchmarks._util import table
+    from benchmarks._util import run_child, table
     from benchmarks.bench_agent_step import (
         CountingDropLogs,
         CountingDropSpans,
@@ -36,7 +33,7 @@ try:
         make_kaizen,
     )
 except ImportError:  # run as a script
-    from _util import table  # type: ignore[no-redef]
+    from _util import run_child, table  # type: ignore[no-redef]
     from bench_agent_step import (  # type: ignore[no-redef]
         CountingDropLogs,
         CountingDropSpans,
@@ -47,7 +44,6 @@ except ImportError:  # run as a script
 STEPS = 300
 ROUNDS = 21
 RUNS = 100_000
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _cpu(fn: Callable[[], None], steps: int, flush: Callable[[], object]) -> float:
@@ -180,19 +176,7 @@ def child_memory(runs: int) -> dict[str, Any]:
 
 
 def _child(*args: str) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAIZEN_OTEL_", "OTEL_"))}
-    env["PYTHONPATH"] = str(ROOT)
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_liveview", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=str(ROOT),
-        timeout=900,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"the measuring process failed: {done.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = run_child("benchmarks.bench_liveview", *args)
     return result
 
 

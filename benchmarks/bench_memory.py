@@ -14,17 +14,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 try:
-    from benchmarks._util import table
+    from benchmarks._util import run_child, table
 except ImportError:  # run as a script
-    from _util import table  # type: ignore[no-redef]
+    from _util import run_child, table  # type: ignore[no-redef]
 
-ROOT = Path(__file__).resolve().parents[1]
 STEPS = 100_000
 
 
@@ -139,19 +136,7 @@ def child(side: str, steps: int) -> dict[str, float]:
 
 
 def _run(side: str, steps: int) -> dict[str, float]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAIZEN_OTEL_", "OTEL_"))}
-    env["PYTHONPATH"] = str(ROOT)
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_memory", "--child", side, str(steps)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=str(ROOT),
-        timeout=900,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{side}: {done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return run_child("benchmarks.bench_memory", "--child", side, str(steps))  # type: ignore[no-any-return]
 
 
 def main(steps: int = STEPS) -> dict[str, Any]:

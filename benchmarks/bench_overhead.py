@@ -22,19 +22,16 @@ import math
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 try:
-    from benchmarks._util import table
+    from benchmarks._util import run_child, table
 except ImportError:  # run as a script
-    from _util import table  # type: ignore[no-redef]
+    from _util import run_child, table  # type: ignore[no-redef]
 
-ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = ("off", "metrics", "logging", "tracing", "audit", "all")
 RUNS = 3
 STEPS_REAL = 5
@@ -123,27 +120,8 @@ def child(variant: str, latency: bool, steps: int) -> dict[str, Any]:
 
 
 def _run(variant: str, latency: bool, steps: int) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAIZEN_OTEL_", "OTEL_"))}
-    env["PYTHONPATH"] = str(ROOT)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.bench_overhead",
-            "--child",
-            variant,
-            str(int(latency)),
-            str(steps),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=str(ROOT),
-        timeout=600,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{variant}: {done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    args = ("--child", variant, str(int(latency)), str(steps))
+    return run_child("benchmarks.bench_overhead", *args, timeout=600)  # type: ignore[no-any-return]
 
 
 def _interval(values: list[float]) -> tuple[float, float, float]:
