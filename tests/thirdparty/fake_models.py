@@ -131,6 +131,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._sse([(None, chunk) for chunk in _openai_chunks(model)], done=True)
             else:
                 self._json(_openai_body(model))
+        elif self.path.endswith("/traces/ingest"):  # the OpenAI Agents SDK's trace export
+            self._json({})
         elif self.path.endswith("/messages"):
             if stream:
                 self._sse(list(_anthropic_events(model)), done=False)
