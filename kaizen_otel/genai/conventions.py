@@ -22,6 +22,7 @@ __all__ = [
     "CONTENT_BODY_KEYS",
     "LLM_OPERATIONS",
     "OPERATION_FROM_KIND",
+    "START_ERRORS_SWALLOWED",
     "attribute",
     "operation",
     "tokens",
@@ -31,6 +32,12 @@ __all__ = [
 LLM_OPERATIONS = frozenset(
     {sc.OP_CHAT, sc.OP_TEXT_COMPLETION, sc.OP_GENERATE_CONTENT, sc.OP_EMBEDDINGS, "completion", "responses"}
 )
+
+#: Instrumentation scopes whose model-call spans are started where an exception raised at the
+#: start never reaches the application: the OpenAI Agents SDK calls its trace processors (the
+#: instrumentation is one) inside ``try/except Exception``. An enforced budget cannot refuse a
+#: call at such a span; the model call recorded inside it (openai-v2's) is where it refuses.
+START_ERRORS_SWALLOWED = frozenset({"opentelemetry.instrumentation.openai_agents"})
 
 #: ``gen_ai.operation.name`` from a neighbouring convention's span kind attribute.
 OPERATION_FROM_KIND: dict[str, dict[str, str]] = {

@@ -69,6 +69,7 @@ _INVOKE_AGENT = sc.OP_INVOKE_AGENT
 _EXECUTE_TOOL = sc.OP_EXECUTE_TOOL
 _ERROR = StatusCode.ERROR
 _CONTENT = cv.CONTENT_ATTRIBUTES
+_SWALLOWED = cv.START_ERRORS_SWALLOWED
 
 
 #: ``TracingHook`` rebuilds spans from hook events (they carry this attribute); their metrics are
@@ -140,15 +141,23 @@ def _agent_name(span: Any, attributes: Mapping[str, Any]) -> str | None:
 
 class _Node:
     """What an open span is inside of: its run, the model-call span that counts (if any), and
-    the live view's run it joins (if the live view is fed)."""
+    the live view's run it joins (if the live view is fed).
 
-    __slots__ = ("duplicate", "live", "llm", "run")
+    ``unchecked``: the model call's budget was not checked at its span, whose producer would
+    swallow the refusal (:data:`~kaizen_otel.genai.conventions.START_ERRORS_SWALLOWED`); a record
+    of the call inside it checks instead. ``refused``: such a record refused the call, so the
+    outer span is not counted as a model call (the refusal was counted once, by ``refuse``).
+    """
+
+    __slots__ = ("duplicate", "live", "llm", "refused", "run", "unchecked")
 
     def __init__(self, run: _Run | None, llm: Span | None, duplicate: bool, live: LiveRun | None) -> None:
         self.run = run
         self.llm = llm
         self.duplicate = duplicate
         self.live = live
+        self.unchecked = False
+        self.refused = False
 
 
 #: span id -> node, shared with the sampler wrapper (which runs before a span exists).
@@ -317,14 +326,23 @@ class GenAIEnrichmentProcessor(SpanProcessor):
         live = pnode.live if pnode is not None else None
         if op in _LLM:
             if pnode is not None and pnode.llm is not None:
+                if pnode.unchecked and rt.budgets.enforce:
+                    self._refuse_inside(rt, pnode, attributes)
                 _remember(span_id, _Node(pnode.run, pnode.llm, True, live))
                 return
             run = pnode.run if pnode is not None else None
+            unchecked = False
             if rt.budgets.enforce:
-                self._check_budget(rt, run, attributes)
+                scope = span._instrumentation_scope
+                if scope is not None and scope.name in _SWALLOWED:
+                    unchecked = True  # a refusal here would not reach the caller
+                else:
+                    self._check_budget(rt, run, attributes)
             if live is None:
                 live = self._live_run(span, op, attributes, None)  # a lone call is a run of its own
-            _remember(span_id, _Node(run, span, False, live))
+            node = _Node(run, span, False, live)
+            node.unchecked = unchecked
+            _remember(span_id, node)
         elif op == _INVOKE_AGENT:
             run = self._start_run(rt, span, span_id, attributes)
             _remember(span_id, _Node(run, None, False, self._live_run(span, op, attributes, live)))
@@ -352,6 +370,16 @@ class GenAIEnrichmentProcessor(SpanProcessor):
             rt.beat(name)
         budget = rt.budgets.new_run(name or None, agent_id, None, None)
         return _Run(name, agent_id, budget, span_id, bool(name), span)
+
+    def _refuse_inside(self, rt: Runtime, pnode: _Node, attributes: Any) -> None:
+        """Check the budget at a record of the call made inside an unchecked model-call span."""
+        try:
+            self._check_budget(rt, pnode.run, attributes)
+        except BudgetExceededError:
+            outer = _open.get(pnode.llm._context.span_id) if pnode.llm is not None else None  # type: ignore[union-attr]
+            if outer is not None:
+                outer.refused = True
+            raise
 
     @staticmethod
     def _check_budget(rt: Runtime, run: _Run | None, attributes: Any) -> None:
@@ -400,7 +428,7 @@ class GenAIEnrichmentProcessor(SpanProcessor):
             if op in _LLM:
                 if node is not None and node.llm is not None and node.llm is not span:
                     self._merge_duplicate(span, attributes, node.llm)
-                else:
+                elif node is None or not node.refused:  # a refused call was counted by refuse()
                     counted = self._model_call(
                         rt, span, attributes, op, node.run if node is not None else None
                     )

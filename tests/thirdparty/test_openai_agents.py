@@ -14,6 +14,7 @@ agents_instrumentation = pytest.importorskip("opentelemetry.instrumentation.open
 openai_v2 = pytest.importorskip("opentelemetry.instrumentation.openai_v2")
 
 import kaizen_otel  # noqa: E402
+from kaizen_otel.exceptions import BudgetExceededError  # noqa: E402
 from tests.thirdparty.conftest import promtool_check  # noqa: E402
 from tests.thirdparty.fake_models import INPUT_TOKENS, OUTPUT_TOKENS  # noqa: E402
 
@@ -29,9 +30,10 @@ def instrumented() -> Iterator[None]:
             instrumentor.uninstrument()
 
 
-def _run(fake_models: Any) -> Any:
+def _run(fake_models: Any, *, with_openai_v2: bool = True) -> Any:
     agents_instrumentation.OpenAIAgentsInstrumentor().instrument()
-    openai_v2.OpenAIInstrumentor().instrument()
+    if with_openai_v2:
+        openai_v2.OpenAIInstrumentor().instrument()
     client = openai.AsyncOpenAI(base_url=fake_models.openai_url, api_key="test-key", max_retries=0)
     model = agents.OpenAIChatCompletionsModel(model="gpt-4o-mini", openai_client=client)
     agent = agents.Agent(name="assistant", instructions="be brief", model=model)
@@ -83,3 +85,43 @@ def test_a_budget_crossed_by_a_run_warns_is_audited_and_counted(
     assert tele.samples(
         "kaizen_budget_exceeded_total", kaizen_budget_scope="run", gen_ai_agent_name="assistant"
     ) == [1.0]
+
+
+def test_an_enforced_budget_refuses_the_next_call_once_at_openai_v2s_record_of_it(
+    configured, instrumented, fake_models
+):
+    """The Agents SDK swallows an error raised where its model-call span starts; openai-v2's record
+    of the same call, inside it, is where the refusal reaches the caller. Counted once."""
+    tele = configured(budget_process_tokens=100, budget_enforce=True)
+    _run(fake_models)
+    sent = len(fake_models.requests)
+    with pytest.raises(BudgetExceededError):
+        _run(fake_models)
+    assert len(fake_models.requests) == sent  # never sent
+    assert [(r["action"], r["details"].get("model")) for r in tele.audit.records] == [
+        ("budget_exceeded", None),
+        ("llm_call_refused", "gpt-4o-mini"),
+    ]
+    assert tele.samples("kaizen_llm_errors_total") == [1.0]
+    assert tele.samples("kaizen_llm_errors_total", error_type="BudgetExceededError") == [1.0]
+    assert tele.samples("gen_ai_client_token_usage_count", gen_ai_token_type="input") == [1.0]
+    # the refused call is no model call: one duration, that of the first run
+    assert tele.samples("gen_ai_client_operation_duration_seconds_count") == [1.0]
+    runs = [s for s in tele.spans() if s.name == "invoke_agent assistant"]
+    assert [r.status.status_code.name for r in runs] == ["OK", "ERROR"]
+    promtool_check(tele.scrape())
+
+
+def test_without_openai_v2_the_agents_sdk_call_is_not_refused_and_no_refusal_is_claimed(
+    configured, instrumented, fake_models
+):
+    """With the Agents SDK's instrumentation alone no record of the call can refuse it: the crossing
+    is reported, the audit trail does not claim a refusal that did not happen."""
+    tele = configured(budget_process_tokens=100, budget_enforce=True)
+    _run(fake_models, with_openai_v2=False)
+    sent = len(fake_models.requests)
+    assert "42" in _run(fake_models, with_openai_v2=False).final_output
+    assert len(fake_models.requests) == sent + 1
+    assert [r["action"] for r in tele.audit.records] == ["budget_exceeded"]
+    assert tele.samples("kaizen_llm_errors_total") == []
+    assert tele.samples("gen_ai_client_token_usage_count", gen_ai_token_type="input") == [2.0]
