@@ -17,7 +17,8 @@ spans, openai-v2's, anthropic's, pydantic-ai's, the OpenAI Agents SDK's. From ea
 One real operation is counted once. A model-call span that starts inside another one (our
 ``llm_call`` around an instrumented client; the Agents SDK's span around openai-v2's) is a second
 record of the same call: its usage and response attributes fill the outer span's gaps, it is not
-counted, and the sampler wrapper :class:`RecordGenAISpans` keeps it out of the export.
+counted, and the sampler wrapper :class:`RecordGenAISpans` keeps it out of the export. A record
+that says it is a model call only as it ends (OpenInference's) is taken out of the export then.
 
 The work is done in ``on_start`` and ``_on_ending``: the SDK calls ``_on_ending`` on every
 processor with the still-live span before any ``on_end``, so the attributes written here reach every
@@ -38,7 +39,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
-from opentelemetry.trace import Link, SpanKind, StatusCode
+from opentelemetry.trace import Link, SpanContext, SpanKind, StatusCode, TraceFlags
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 
@@ -143,13 +144,18 @@ class _Node:
     """What an open span is inside of: its run, the model-call span that counts (if any), and
     the live view's run it joins (if the live view is fed).
 
+    ``inner``: a span without an operation at its start, inside a model call; if it ends as a
+    model call (OpenInference declares the operation when the span ends) it is another record of
+    that call, kept out of the export unless ``exported_child``: a sampled span started inside it
+    points at it.
+
     ``unchecked``: the model call's budget was not checked at its span, whose producer would
     swallow the refusal (:data:`~kaizen_otel.genai.conventions.START_ERRORS_SWALLOWED`); a record
     of the call inside it checks instead. ``refused``: such a record refused the call, so the
     outer span is not counted as a model call (the refusal was counted once, by ``refuse``).
     """
 
-    __slots__ = ("duplicate", "live", "llm", "refused", "run", "unchecked")
+    __slots__ = ("duplicate", "exported_child", "inner", "live", "llm", "refused", "run", "unchecked")
 
     def __init__(self, run: _Run | None, llm: Span | None, duplicate: bool, live: LiveRun | None) -> None:
         self.run = run
@@ -158,6 +164,8 @@ class _Node:
         self.live = live
         self.unchecked = False
         self.refused = False
+        self.inner = False
+        self.exported_child = False
 
 
 #: span id -> node, shared with the sampler wrapper (which runs before a span exists).
@@ -319,9 +327,16 @@ class GenAIEnrichmentProcessor(SpanProcessor):
         attributes: Mapping[str, Any] = getattr(span._attributes, "_dict", span._attributes) or _NO_ATTRIBUTES
         op = cv.operation(attributes) if attributes else None
         span_id = span._context.span_id  # type: ignore[union-attr]
+        if pnode is not None and pnode.inner and span._context.trace_flags.sampled:  # type: ignore[union-attr]
+            pnode.exported_child = True
         if op is None or _HOOK_SPAN in attributes:
             if pnode is not None:
-                _remember(span_id, pnode)  # inside a run or a model call: share the parent's node
+                if pnode.llm is not None and op is None and not pnode.inner:
+                    inner = _Node(pnode.run, pnode.llm, False, pnode.live)  # may end as a model call
+                    inner.inner = True
+                    _remember(span_id, inner)
+                else:
+                    _remember(span_id, pnode)  # inside a run or a model call: share the parent's node
             return
         live = pnode.live if pnode is not None else None
         if op in _LLM:
@@ -428,6 +443,8 @@ class GenAIEnrichmentProcessor(SpanProcessor):
             if op in _LLM:
                 if node is not None and node.llm is not None and node.llm is not span:
                     self._merge_duplicate(span, attributes, node.llm)
+                    if node.inner and not node.exported_child:
+                        _unsample(span)
                 elif node is None or not node.refused:  # a refused call was counted by refuse()
                     counted = self._model_call(
                         rt, span, attributes, op, node.run if node is not None else None
@@ -580,6 +597,23 @@ class GenAIEnrichmentProcessor(SpanProcessor):
         rt.count_tool_call(failed)
         if agent:
             rt.beat(agent)
+
+
+def _unsample(span: Span) -> None:
+    """Keep a second record of a model call out of the export, decided only as it ends.
+
+    Export processors (the SDK's batch and simple ones) skip a span whose context is not sampled;
+    the span's ids are kept, and no exported span points at it (see ``_Node.exported_child``).
+    """
+    context = span._context
+    if context is not None and context.trace_flags.sampled:
+        span._context = SpanContext(
+            context.trace_id,
+            context.span_id,
+            context.is_remote,
+            TraceFlags(context.trace_flags & ~TraceFlags.SAMPLED),
+            context.trace_state,
+        )
 
 
 def _has_content(attributes: Mapping[str, Any]) -> bool:

@@ -118,6 +118,36 @@ def test_a_model_call_span_inside_another_is_counted_once_and_fills_the_outer_sp
     assert [p.count for p in telemetry.points("gen_ai.client.operation.duration")] == [1]
 
 
+_DECLARED_AT_END = {
+    "openinference.span.kind": "LLM",
+    "llm.model_name": "gpt-4o-mini",
+    "llm.token_count.prompt": 120,
+    "llm.token_count.completion": 30,
+}
+
+
+@pytest.mark.parametrize("child", [False, True], ids=["alone", "with-an-exported-child"])
+def test_a_record_that_says_it_is_a_model_call_only_as_it_ends_is_hidden_unless_a_span_points_at_it(
+    telemetry, child
+):
+    tracer = _tracer(telemetry)
+    with (
+        agent_run("a") as run,
+        llm_call("openai", "gpt-4o-mini"),
+        tracer.start_as_current_span("LLM") as theirs,
+    ):
+        if child:
+            with tracer.start_as_current_span("POST"):
+                pass
+        theirs.set_attributes(_DECLARED_AT_END)
+    assert run.tokens == 150
+    assert [p.count for p in telemetry.points("gen_ai.client.operation.duration")] == [1]
+    names = [s.name for s in telemetry.finished()]
+    assert ("LLM" in names) is child  # kept only when the exported POST span points at it
+    exported = {s.context.span_id for s in telemetry.finished()}
+    assert all(s.parent is None or s.parent.span_id in exported for s in telemetry.finished())
+
+
 def test_two_records_of_one_response_side_by_side_are_counted_once(telemetry):
     tracer = _tracer(telemetry)
     call = {

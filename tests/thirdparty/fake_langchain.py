@@ -13,6 +13,7 @@ from typing import Any
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.tools import tool
+from opentelemetry import trace
 
 from tests.thirdparty.fake_models import INPUT_TOKENS, OUTPUT_TOKENS, REPLY
 
@@ -31,6 +32,14 @@ class FakeOpenAIChat(GenericFakeChatModel):
         params = super()._get_ls_params(stop=stop, **kwargs)
         params["ls_provider"] = "openai"
         return params
+
+
+class FakeOpenAIChatOverHTTP(FakeOpenAIChat):
+    """The same model, making a traced HTTP request per answer as a provider's client would."""
+
+    def _generate(self, *args: Any, **kwargs: Any) -> Any:
+        with trace.get_tracer("tests.http").start_as_current_span("POST", kind=trace.SpanKind.CLIENT):
+            return super()._generate(*args, **kwargs)
 
 
 def _replies() -> Iterator[AIMessage]:
