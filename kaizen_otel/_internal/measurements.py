@@ -23,6 +23,8 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from kaizen_otel._internal.bound_records import RULES_ATTRIBUTE
+
 _log = logging.getLogger("kaizen_otel.metrics")
 
 MARK = "…"
@@ -63,6 +65,20 @@ class MeasurementRules:
         if attributes is measurement.attributes:
             return measurement
         return dataclasses.replace(measurement, attributes=attributes)
+
+    def effective(self, instrument: str, attributes: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """The attributes these rules hand the SDK for ``instrument``, or None when they would cut
+        or mend a value (which is counted per measurement, so such a set is never bound)."""
+        if self._probe is not None and self._probe not in attributes and instrument.startswith("kaizen."):
+            attributes = {**self._extra, **attributes}
+        for value in attributes.values():
+            kind = type(value)
+            if kind is str:
+                if self._bad(value):
+                    return None
+            elif (kind is tuple or kind is list) and any(type(v) is str and self._bad(v) for v in value):
+                return None
+        return attributes
 
     def _bad(self, value: str) -> bool:
         """Too long, or not encodable as UTF-8 (a lone surrogate made every later scrape fail)."""
@@ -114,6 +130,7 @@ def apply_measurement_rules(
         return False
     consume = consumer.consume_measurement
     register = consumer.register_asynchronous_instrument
+    setattr(consumer, RULES_ATTRIBUTE, (rules, dropped))  # what a BoundRecord must apply itself
 
     apply = rules.__call__
     limit = rules._max

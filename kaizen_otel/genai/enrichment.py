@@ -43,6 +43,7 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, StatusCode, TraceFl
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 
+from kaizen_otel._internal.bound_records import BoundRecord
 from kaizen_otel._internal.resets import on_reset
 from kaizen_otel.exceptions import BudgetExceededError
 from kaizen_otel.genai import conventions as cv
@@ -215,9 +216,20 @@ def _remember(span_id: int, node: _Node) -> None:
 
 
 class _Measure:
-    """Metric attribute dicts and the price of one (operation, provider, model, agent), built once."""
+    """Metric attribute dicts and the price of one (operation, provider, model, agent), built once,
+    and the recordings of the usual outcome bound to their series (see ``BoundRecord``)."""
 
-    __slots__ = ("cost", "duration", "price", "tokens_in", "tokens_out")
+    __slots__ = (
+        "cost",
+        "duration",
+        "price",
+        "record_cost",
+        "record_duration",
+        "record_in",
+        "record_out",
+        "tokens_in",
+        "tokens_out",
+    )
 
     def __init__(
         self, rt: Runtime, op: str, provider: str, request: str, response: str | None, agent: str | None
@@ -227,6 +239,12 @@ class _Measure:
         self.tokens_out = rt.token_attrs(op, provider, request, response, sc.TOKEN_TYPE_OUTPUT)
         self.cost = rt.cost_attrs(provider, request, agent)
         self.price: ModelPrice | None = rt.pricing.price(provider or None, response or request)
+        ins = rt.instruments
+        if ins is not None:
+            self.record_duration = BoundRecord(ins.operation_duration, self.duration)
+            self.record_in = BoundRecord(ins.token_usage, self.tokens_in)
+            self.record_out = BoundRecord(ins.token_usage, self.tokens_out)
+            self.record_cost = BoundRecord(ins.cost, self.cost)
 
 
 def _plain(attributes: Any) -> Mapping[str, Any]:
@@ -509,7 +527,7 @@ class GenAIEnrichmentProcessor(SpanProcessor):
             seconds = _seconds(span)
             context = _get_current()  # read once for the measurements below (exemplars use it)
             if error_type is None:
-                ins.operation_duration.record(seconds, measure.duration, context)
+                measure.record_duration(seconds, context)
             else:
                 ins.operation_duration.record(
                     seconds, rt.op_attrs(op, provider, request, response, error_type), context
@@ -519,11 +537,11 @@ class GenAIEnrichmentProcessor(SpanProcessor):
             if first is not None and error_type is None:
                 self._streamed(ins, measure, float(first), seconds, attributes, context)
             if input_tokens is not None:
-                ins.token_usage.record(input_tokens, measure.tokens_in, context)
+                measure.record_in(input_tokens, context)
             if output_tokens is not None:
-                ins.token_usage.record(output_tokens, measure.tokens_out, context)
+                measure.record_out(output_tokens, context)
             if cost > 0.0:
-                ins.cost.add(cost, measure.cost, context)
+                measure.record_cost(cost, context)
         rt.count_model_call(input_tokens or 0, output_tokens or 0, error_type is not None)
         if tokens:
             rt.budgets.add(run.budget if run is not None else None, cost, tokens)
