@@ -21,11 +21,11 @@ import shutil
 import subprocess
 import threading
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from importlib import metadata
 from typing import Any
 
-__all__ = ["check_exposition", "register", "warn_failed_instrumentation"]
+__all__ = ["agents_sdk_tracing_notes", "check_exposition", "register", "warn_failed_instrumentation"]
 
 _log = logging.getLogger("kaizen_otel.distro")
 _warned: set[str] = set()
@@ -111,6 +111,37 @@ def _selected(group: str, variable: str) -> str:
         return "none installed"
     others = f"; also installed: {', '.join(names[1:])} (pin one with {variable})" if names[1:] else ""
     return f"{names[0]} (first found){others}"
+
+
+# --- the OpenAI Agents SDK's own tracing ------------------------------------------------------
+def agents_sdk_tracing_notes(environ: Mapping[str, str] | None = None) -> list[str]:
+    """What the OpenAI Agents SDK's own tracing does beside its OTel instrumentation.
+
+    Two traps (docs/integrations.md, "Keeping the Agents SDK's traces local"): with a key, the SDK
+    also posts every run, prompts included, to OpenAI's platform; and its off switch
+    ``OPENAI_AGENTS_DISABLE_TRACING`` silences every instrumentation of the SDK with it, since they
+    are processors of its tracing. The doctor sees the variables, not what the application does in
+    code (``set_trace_processors``): hence notes and warnings, not failures.
+    """
+    from kaizen_otel._internal.settings import agents_sdk_tracing
+
+    if _version("openai-agents") is None:
+        return []
+    has_key, disabled = agents_sdk_tracing(environ)
+    if disabled is not None and disabled.strip().lower() in ("true", "1"):
+        return [
+            f"  warning: OPENAI_AGENTS_DISABLE_TRACING={disabled} turns the Agents SDK's tracing off, and "
+            "its OTel instrumentation with it: no agent runs, per-agent cost, budgets or heartbeats "
+            "from it. To keep its traces local instead, call agents.set_trace_processors([]) before "
+            "instrumenting"
+        ]
+    if has_key:
+        return [
+            "  note: OPENAI_API_KEY is set: the Agents SDK also posts every run, prompts included, to "
+            "OpenAI's platform, unless the application calls agents.set_trace_processors([]) before "
+            "instrumenting"
+        ]
+    return ["  no OPENAI_API_KEY: the Agents SDK exports nothing to OpenAI unless a key is set in code"]
 
 
 # --- /metrics ----------------------------------------------------------------------------------
@@ -236,6 +267,9 @@ def report(metrics_url: str | None = None) -> tuple[str, bool]:
         "Instrumentations (entry point, package, verdict)",
         [f"  {name:<24} {package:<52} {verdict}" for name, package, verdict in rows] or ["  none installed"],
     )
+    notes = agents_sdk_tracing_notes()
+    if notes:
+        lines += _section("OpenAI Agents SDK's own tracing (docs/integrations.md)", notes)
     resolved = resolve(strict=False)
     settings = resolved.settings
     exporters = [

@@ -1024,6 +1024,16 @@ def instrument_selection(environ: Mapping[str, str] | None = None) -> dict[str, 
     return {name: env.get(name) or None for name in ("OTEL_PYTHON_DISTRO", "OTEL_PYTHON_CONFIGURATOR")}
 
 
+def agents_sdk_tracing(environ: Mapping[str, str] | None = None) -> tuple[bool, str | None]:
+    """Whether ``OPENAI_API_KEY`` is set, and ``OPENAI_AGENTS_DISABLE_TRACING`` (doctor).
+
+    The OpenAI Agents SDK's variables, not settings of ours: read here only because this is the one
+    module that reads the environment. The key itself never leaves this function.
+    """
+    env = os.environ if environ is None else environ
+    return bool(env.get("OPENAI_API_KEY")), env.get("OPENAI_AGENTS_DISABLE_TRACING") or None
+
+
 def resolve(
     overrides: Mapping[str, Any] | None = None,
     *,

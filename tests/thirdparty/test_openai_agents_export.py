@@ -4,13 +4,18 @@ With ``OPENAI_API_KEY`` set, the SDK posts every run (prompts and answers includ
 trace ingest from a background thread, whatever else records it. Here that endpoint is a loopback
 stand-in (a second fake OpenAI server): nothing leaves the machine. The SDK's tracing is global
 and built once per process, lazily; each test starts from none, as a fresh process does, and
-puts the SDK's globals back afterwards.
+puts the SDK's globals back afterwards. Under ``opentelemetry-instrument`` (a subprocess) the
+instrumentation is loaded before the application's code; ``kaizen-otel doctor`` names both traps.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +28,8 @@ openai_v2 = pytest.importorskip("opentelemetry.instrumentation.openai_v2")
 from agents.tracing import processors as sdk_processors  # noqa: E402
 from agents.tracing import setup as sdk_setup  # noqa: E402
 
+from kaizen_otel._internal.doctor import agents_sdk_tracing_notes  # noqa: E402
+from tests.testbed.servers import free_port  # noqa: E402
 from tests.thirdparty.conftest import promtool_check  # noqa: E402
 from tests.thirdparty.fake_models import INPUT_TOKENS, OUTPUT_TOKENS, FakeModelServer  # noqa: E402
 
@@ -169,3 +176,82 @@ def test_without_sensitive_data_the_run_is_still_posted_without_its_prompt(
     assert tele.samples("kaizen_cost_usd_total", gen_ai_agent_name="assistant") == [pytest.approx(CALL_COST)]
     counts = tele.samples("gen_ai_client_token_usage_count", gen_ai_operation_name="text_completion")
     assert counts == [1.0, 1.0]  # input, output
+
+
+# --- under opentelemetry-instrument, where the instrumentation is loaded before the application --
+APP = """
+import json, sys, urllib.request
+import agents, openai
+import kaizen_otel
+from opentelemetry.instrumentation.openai_agents import OpenAIAgentsInstrumentor
+
+model_url, ingest_url, metrics_url, how = sys.argv[1:]
+agents.tracing.default_exporter().endpoint = ingest_url
+agents.set_trace_processors([])
+if how == "instrumented in code":
+    OpenAIAgentsInstrumentor().instrument()
+client = openai.AsyncOpenAI(base_url=model_url, api_key="test-key", max_retries=0)
+model = agents.OpenAIChatCompletionsModel(model="gpt-4o-mini", openai_client=client)
+agents.Runner.run_sync(agents.Agent(name="assistant", instructions="be brief", model=model), "hi")
+agents.tracing.flush_traces()
+page = urllib.request.urlopen(metrics_url, timeout=5).read().decode()
+print(json.dumps({"summary": kaizen_otel.usage_summary(), "metrics": page}))
+"""
+
+
+@pytest.mark.parametrize("how", ["instrumented in code", "auto-instrumented"])
+def test_under_opentelemetry_instrument_the_instrumentation_is_left_out_and_loaded_in_code(fake_models, how):
+    ingest = FakeModelServer().start()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "KAIZEN_OTEL_", "OPENAI_"))}
+    env.update(
+        OPENAI_API_KEY="sk-fake-key-for-tests",
+        OTEL_PYTHON_DISTRO="kaizen_otel",
+        OTEL_PYTHON_CONFIGURATOR="kaizen_otel",
+        OTEL_TRACES_EXPORTER="none",
+        OTEL_LOGS_EXPORTER="none",
+        KAIZEN_OTEL_PROMETHEUS_HOST="127.0.0.1",
+        KAIZEN_OTEL_PROMETHEUS_PORT=str(port),
+        KAIZEN_OTEL_PROCESS_METRICS="false",
+        KAIZEN_OTEL_LIVE_VIEW="false",
+    )
+    if how == "instrumented in code":
+        env["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] = "openai_agents"
+    command = [str(Path(sys.executable).parent / "opentelemetry-instrument"), sys.executable, "-c", APP]
+    urls = [fake_models.openai_url, f"{ingest.openai_url}/traces/ingest", f"http://127.0.0.1:{port}/metrics"]
+    try:
+        done = subprocess.run([*command, *urls, how], env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        ingest.stop()
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert ingest.requests == []
+    seen = json.loads(done.stdout.splitlines()[-1])
+    assert seen["summary"]["input_tokens"] == INPUT_TOKENS  # openai-v2 (auto) records the call: once
+    agent_runs = 'kaizen_agent_runs_total{gen_ai_agent_name="assistant"'
+    if how == "instrumented in code":
+        assert agent_runs in seen["metrics"]
+        assert 'kaizen_cost_usd_total{gen_ai_agent_name="assistant"' in seen["metrics"]
+    else:  # set_trace_processors([]) after the auto-instrumentation removed its processor too
+        assert agent_runs not in seen["metrics"]
+
+
+# --- kaizen-otel doctor -----------------------------------------------------------------------
+def test_the_doctor_warns_that_the_sdks_off_switch_silences_its_instrumentation():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "KAIZEN_OTEL_", "OPENAI_"))}
+    env["OPENAI_AGENTS_DISABLE_TRACING"] = "1"
+    doctor = Path(sys.executable).parent / "kaizen-otel"
+    done = subprocess.run([str(doctor), "doctor"], env=env, capture_output=True, text=True, timeout=60)
+    assert "warning: OPENAI_AGENTS_DISABLE_TRACING=1 turns the Agents SDK's tracing off, and its OTel " in (
+        done.stdout
+    )
+    assert "agents.set_trace_processors([]) before instrumenting" in done.stdout
+
+
+def test_the_doctor_notes_that_with_a_key_the_sdk_posts_every_run_to_openai():
+    (note,) = agents_sdk_tracing_notes({"OPENAI_API_KEY": "sk-fake-key-for-tests"})
+    assert "posts every run, prompts included, to OpenAI's platform" in note
+    assert "sk-fake" not in note
+    (note,) = agents_sdk_tracing_notes({"OPENAI_AGENTS_DISABLE_TRACING": "false"})
+    assert "exports nothing" in note
+    (warning,) = agents_sdk_tracing_notes({"OPENAI_API_KEY": "k", "OPENAI_AGENTS_DISABLE_TRACING": "True"})
+    assert warning.startswith("  warning: OPENAI_AGENTS_DISABLE_TRACING=True")
