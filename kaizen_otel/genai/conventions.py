@@ -22,6 +22,7 @@ __all__ = [
     "CONTENT_BODY_KEYS",
     "LLM_OPERATIONS",
     "OPERATION_FROM_KIND",
+    "SIBLING_RECORDS",
     "START_ERRORS_SWALLOWED",
     "attribute",
     "operation",
@@ -54,6 +55,14 @@ OPERATION_FROM_KIND: dict[str, dict[str, str]] = {
     },
     "traceloop.span.kind": {"agent": sc.OP_INVOKE_AGENT, "tool": sc.OP_EXECUTE_TOOL},
 }
+
+#: Instrumentations whose model-call span wraps a client that records the same call in a span of its
+#: own, a sibling rather than a child: the instrumentation's scope -> the client's scope.
+#: opentelemetry-instrumentation-anthropic starts its span without making it current, then calls the
+#: anthropic client, whose own tracing starts the call's span under the same parent (outside any
+#: span: as the root of another trace). The enrichment processor pairs the two within the thread or
+#: task that made the call and counts the client's record, which has the model and the response.
+SIBLING_RECORDS: dict[str, str] = {"opentelemetry.instrumentation.anthropic": "com.anthropic.sdk.python"}
 
 #: The current convention's name -> older or neighbouring names, tried in this order.
 ALIASES: dict[str, tuple[str, ...]] = {

@@ -19,6 +19,9 @@ One real operation is counted once. A model-call span that starts inside another
 record of the same call: its usage and response attributes fill the outer span's gaps, it is not
 counted, and the sampler wrapper :class:`RecordGenAISpans` keeps it out of the export. A record
 that says it is a model call only as it ends (OpenInference's) is taken out of the export then.
+Two records side by side, neither inside the other (an instrumentation that does not make its span
+current around a client that traces itself, see ``conventions.SIBLING_RECORDS``), are paired
+within the thread or task that made the call: the client's counts, the wrapper's fills its gaps.
 
 The work is done in ``on_start`` and ``_on_ending``: the SDK calls ``_on_ending`` on every
 processor with the still-live span before any ``on_end``, so the attributes written here reach every
@@ -32,6 +35,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
@@ -173,8 +177,9 @@ class _Node:
 _open: dict[int, _Node] = {}
 _warned_full = False
 #: (trace id, gen_ai.response.id) of the model calls counted lately, oldest first: a second span
-#: with the same response (two instrumentations recording one call side by side, like the anthropic
-#: SDK's own tracing and opentelemetry-instrumentation-anthropic) is not counted again.
+#: of the same trace with the same response (two producers recording one call side by side) is not
+#: counted again. The anthropic client and its instrumentation are paired without it (their records
+#: are in two traces outside any span, and one lacks the id in the instrumentation's events mode).
 _counted: dict[tuple[int, str], None] = {}
 COUNTED_LIMIT = 4096
 
@@ -204,6 +209,37 @@ def _first_record(trace_id: int, response_id: Any) -> bool:
             pass
     _counted[key] = None
     return True
+
+
+_SIBLING_SCOPES = frozenset(cv.SIBLING_RECORDS) | frozenset(cv.SIBLING_RECORDS.values())
+#: The wrapping instrumentation's model-call span started last in this thread or task and not paired
+#: yet (see ``cv.SIBLING_RECORDS``): (the client's scope, its parent's span id, its span id). Three
+#: numbers and a name per thread or task, no reference to the span; stale once the span has ended.
+_wrapper: ContextVar[tuple[str, int, int] | None] = ContextVar("kaizen_otel_sibling_wrapper", default=None)
+
+
+def _pair_siblings(span: Span, scope: str, parent: Any, live: LiveRun | None) -> LiveRun | None:
+    """The two records of one call that are siblings, not nested: the wrapper's counts no more.
+
+    The client's span is paired with the wrapper's open span that the same thread or task started
+    last under the same parent; two calls made at the same time, even under one parent, are never
+    paired with each other. Returns the live-view run the client's span joins.
+    """
+    parent_id = parent.span_id if parent is not None else 0
+    client = cv.SIBLING_RECORDS.get(scope)
+    if client is not None:  # the wrapper: the client's own span of this call follows, in this flow
+        _wrapper.set((client, parent_id, span._context.span_id))  # type: ignore[union-attr]
+        return live
+    pending = _wrapper.get()
+    if pending is None or pending[0] != scope or pending[1] != parent_id:
+        return live
+    _wrapper.set(None)
+    outer = _open.get(pending[2])
+    if outer is None or outer.duplicate:  # ended, or paired already (a task started meanwhile)
+        return live
+    outer.llm = span  # the wrapper's record now fills this one's gaps at its end and is not counted
+    outer.duplicate = True
+    return live if live is not None else outer.live
 
 
 def _remember(span_id: int, node: _Node) -> None:
@@ -371,6 +407,9 @@ class GenAIEnrichmentProcessor(SpanProcessor):
                     unchecked = True  # a refusal here would not reach the caller
                 else:
                     self._check_budget(rt, run, attributes)
+            scope = span._instrumentation_scope
+            if scope is not None and scope._name in _SIBLING_SCOPES:
+                live = _pair_siblings(span, scope._name, parent, live)
             if live is None:
                 live = self._live_run(span, op, attributes, None)  # a lone call is a run of its own
             node = _Node(run, span, False, live)
