@@ -291,3 +291,41 @@ def test_a_run_whose_span_is_named_otherwise_is_named_by_its_attribute(telemetry
         pass
     (runs,) = telemetry.points("kaizen.agent.runs")
     assert runs.attributes["gen_ai.agent.name"] == "beta"
+
+
+def test_a_client_span_is_paired_only_with_the_listed_wrapper_still_open_in_its_own_thread(telemetry):
+    """The anthropic instrumentation's span is not current around the client's own span of the same
+    call (``conventions.SIBLING_RECORDS``): paired, the call counts once. A wrapper that already
+    ended, one opened in another thread, or a span of another scope pairs nothing."""
+    import contextvars
+    import threading
+
+    provider = telemetry.tracer_provider
+    wrapper = provider.get_tracer("opentelemetry.instrumentation.anthropic")
+    client = provider.get_tracer("com.anthropic.sdk.python")
+    bare = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic"}
+    call = {**bare, "gen_ai.request.model": "claude-3-5-haiku", "gen_ai.usage.input_tokens": 120}
+    elsewhere: list = []
+
+    with agent_run("a") as run:
+        paired = wrapper.start_span("anthropic.chat", attributes=bare)
+        _chat(client, call, "client 1")
+        paired.set_attribute("gen_ai.usage.input_tokens", 120)
+        paired.end()
+        wrapper.start_span("anthropic.chat", attributes=bare).end()  # ended: the next is another call
+        _chat(client, call, "client 2")
+        opener = threading.Thread(
+            target=contextvars.copy_context().run,
+            args=(lambda: elsewhere.append(wrapper.start_span("anthropic.chat", attributes=bare)),),
+        )
+        opener.start()
+        opener.join()
+        _chat(client, call, "client 3")
+        other = _tracer(telemetry).start_span("chat", attributes=bare)
+        _chat(client, call, "client 4")
+        for span in (*elsewhere, other):
+            span.end()
+    assert run.tokens == 120 * 4  # the records left unpaired have no usage of their own
+    assert usage_summary()["llm_calls"] == 1 + 2 + 2 + 2
+    (client_1,) = [s for s in telemetry.finished() if s.name == "client 1"]
+    assert client_1.attributes["kaizen.cost.usd"] == pytest.approx(120 * 0.8e-6)
