@@ -154,10 +154,18 @@ def test_in_events_mode_each_call_is_counted_once_with_its_cost(configured, even
     assert tele.samples("gen_ai_client_token_usage_count", gen_ai_token_type="output") == [3.0]
     assert tele.samples("gen_ai_client_token_usage_sum", gen_ai_token_type="output") == [3.0 * OUTPUT_TOKENS]
     assert tele.samples("gen_ai_client_operation_duration_seconds_count") == [3.0]
+    assert tele.samples("kaizen_agent_heartbeat_seconds", gen_ai_agent_name="writer")
     # both records of each call stay in the trace; the one counted carries the cost
     chats = [s for s in tele.spans() if s.attributes.get("gen_ai.operation.name") == "chat"]
     assert len(chats) == 6
     assert _priced(chats) == [pytest.approx(CALL_COST)] * 3
+    assert all(
+        s.attributes["gen_ai.response.model"] == MODEL for s in chats if "kaizen.cost.usd" in s.attributes
+    )
+    for span in tele.spans():  # capture is off: no prompt nor answer on any span or span event
+        recorded = str(dict(span.attributes)) + str([dict(e.attributes or {}) for e in span.events])
+        assert "secret-prompt-text" not in recorded
+        assert "The answer is 42" not in recorded
     page = tele.scrape()
     assert "gen_ai_client_token_usage_token" not in page
     promtool_check(page)
