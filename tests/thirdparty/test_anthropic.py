@@ -266,3 +266,20 @@ def test_in_events_mode_a_budget_warns_at_the_real_usage_only(configured, events
     ]
     assert [r["action"] for r in tele.audit.records] == ["budget_exceeded"]
     assert tele.samples("kaizen_budget_exceeded_total", kaizen_budget_scope="run") == [1.0]
+
+
+def test_in_events_mode_an_enforced_budget_refuses_the_next_call_once_before_it_is_sent(
+    configured, events_mode, fake_models
+):
+    from kaizen_otel.exceptions import BudgetExceededError
+
+    tele = configured(budget_run_tokens=100, budget_enforce=True)
+    client = _events_mode_client(fake_models)
+    sent = len(fake_models.requests)
+    with kaizen_otel.agent_run("writer") as run:
+        client.messages.create(model=MODEL, max_tokens=100, messages=MESSAGES)
+        with pytest.raises(BudgetExceededError):
+            client.messages.create(model=MODEL, max_tokens=100, messages=MESSAGES)
+    assert len(fake_models.requests) == sent + 1
+    assert run.tokens == INPUT_TOKENS + OUTPUT_TOKENS
+    assert [r["action"] for r in tele.audit.records] == ["budget_exceeded", "llm_call_refused"]
