@@ -30,7 +30,8 @@ in ``on_emit``. Counters ``kaizen.redactions`` and ``kaizen.redactions.unprocess
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import chain
 from typing import Any
 
 from opentelemetry.attributes import BoundedAttributes
@@ -265,12 +266,15 @@ class Redactor:
             return value if new is items and isinstance(value, (list, tuple)) else new
         return self._text(str(value), tally)  # what an exporter or json.dumps(default=str) prints
 
-    def _mapping(self, mapping: Mapping[Any, Any], depth: int, tally: _Tally) -> dict[Any, Any] | None:
-        """A scrubbed copy of ``mapping``, or None when nothing had to change."""
+    def _mapping(
+        self, mapping: Mapping[Any, Any], depth: int, tally: _Tally, items: Iterable[Any] | None = None
+    ) -> dict[Any, Any] | None:
+        """A scrubbed copy of ``mapping``, or None when nothing had to change; ``items``: the
+        (key, value) pairs still to look at, when the ones before them are known to stay."""
         result: dict[Any, Any] | None = None
         key_cache = self._key_cache
         clean = self._clean_values
-        for key, value in mapping.items():
+        for key, value in mapping.items() if items is None else items:
             if key.__class__ is str:
                 verdict = key_cache.get(key)
                 if verdict is None:
@@ -283,7 +287,7 @@ class Redactor:
                 if kind is str:
                     if value in clean:  # the common case: a value seen clean before
                         continue
-                elif kind in _NUMBERS:
+                elif kind in _NUMBERS or ((kind is tuple or kind is list) and _clean_items(value, clean)):
                     continue
                 new = self._walk(value, depth, tally)
                 if new is value:
@@ -343,48 +347,47 @@ class Redactor:
             # Its Mapping interface goes through the ABC per item (~2.5x slower); the plain dict
             # inside holds the same, already cleaned, values.
             attributes = attributes._dict
+        items: Iterable[Any] | None
         try:
-            if self._known_clean(attributes):
+            items = iter(attributes.items())
+            first = self._first_unknown(items)
+            if first is None:
                 return None
-        except Exception:  # walked below, where a failure is replaced and counted
-            pass
+            items = chain((first,), items)  # the pairs before it stay as they are
+        except Exception:  # walked whole below, where a failure is replaced and counted
+            items = None
         tally = _Tally()
         try:
-            changed = self._mapping(attributes, 1, tally)
+            changed = self._mapping(attributes, 1, tally, items)
         except Exception:  # the mapping itself could not be walked: keep the keys, drop the values
             changed = _all_unprocessable(attributes, tally)
         self._count(tally, signal)
         return changed
 
-    def _known_clean(self, attributes: Mapping[str, Any]) -> bool:
-        """Whether every value is a number or a string seen clean before (or a tuple or list of
-        them, like ``gen_ai.response.finish_reasons``), under a plain key.
+    def _first_unknown(self, items: Iterator[tuple[str, Any]]) -> tuple[str, Any] | None:
+        """The first (key, value) that needs a look, or None when every value is a number or a
+        string seen clean before (or a tuple or list of them, like
+        ``gen_ai.response.finish_reasons``) under a plain key.
 
-        The common case for spans and records: answered without scanning or copying anything.
+        The common case for spans and records is answered without scanning or copying anything;
+        otherwise the scrub goes on from that pair (``items`` is left just after it), so a span
+        with one new value (a response id) is not walked twice.
         """
         key_cache = self._key_cache
         clean = self._clean_values
-        for key, value in attributes.items():
+        for key, value in items:
             verdict = key_cache.get(key)
             if verdict == _SCAN:
                 kind = value.__class__
                 if kind is str:
                     if value in clean:
                         continue
-                elif kind in _NUMBERS:
-                    continue
-                elif kind is tuple or kind is list:
-                    for item in value:
-                        if item.__class__ is str:
-                            if item not in clean:
-                                return False
-                        elif item.__class__ not in _NUMBERS:
-                            return False
+                elif kind in _NUMBERS or ((kind is tuple or kind is list) and _clean_items(value, clean)):
                     continue
             elif verdict == _SKIP:
                 continue
-            return False
-        return True
+            return key, value
+        return None
 
     def scrub_body(self, body: Any, signal: str = "log") -> tuple[Any, bool]:
         """A log body with secrets removed, and whether it changed."""
@@ -415,6 +418,18 @@ class Redactor:
                 self._unprocessable_counter.add(tally.unprocessable, attributes)
         except Exception:  # a metrics failure must never block scrubbing
             pass
+
+
+def _clean_items(items: list[Any] | tuple[Any, ...], clean: set[str]) -> bool:
+    """Whether every item is a number or a string seen clean before (``finish_reasons``)."""
+    for item in items:
+        kind = item.__class__
+        if kind is str:
+            if item not in clean:
+                return False
+        elif kind not in _NUMBERS:
+            return False
+    return True
 
 
 def _all_unprocessable(attributes: Mapping[str, Any], tally: _Tally) -> dict[str, Any]:

@@ -120,6 +120,15 @@ _COMMAND_LINE_RE = _LazyPattern(
 _EMAIL_RE = _LazyPattern(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 
 _WORDISH = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+#: Identifier-shaped text: letters, digits, ``_`` and ``-`` only, like the response ids a model
+#: API returns (``chatcmpl-B9MBs8Cjc...``, ``msg_01XFDU...``), a new string on every call. No
+#: space, ``.``, ``:``, ``=``, ``/``, ``@`` or ``<`` rules out every kind but three: API keys (their
+#: formats are this shape), card numbers (digits and dashes) and bare AWS secrets (a 40-character
+#: run). See ``TextScrubber._identifier``.
+_IDENTIFIER_RE = re.compile(r"[A-Za-z0-9_-]+")
+#: A run of digits and dashes long enough to hold a card number (what ``scrub_cards`` looks for,
+#: spaces aside: an identifier has none).
+_CARD_RUN_RE = re.compile(r"[0-9][0-9-]{11,}[0-9]")
 _ASCII_LOWER = {code: code + 32 for code in range(ord("A"), ord("Z") + 1)}
 #: No built-in pattern matches a shorter string ("pwd=x").
 _SHORTEST_SECRET = 5
@@ -302,6 +311,11 @@ class TextScrubber:
         return text
 
     def _builtin(self, text: str) -> str:
+        if _IDENTIFIER_RE.fullmatch(text) is not None:
+            return _identifier(text)
+        return self._every_kind(text)
+
+    def _every_kind(self, text: str) -> str:
         # Most specific first, so a JWT inside "Bearer ..." is reported as a JWT.
         if "PRIVATE KEY" in text:
             text = _PRIVATE_KEY_RE.get().sub("[REDACTED:private_key]", text)
@@ -337,6 +351,25 @@ class TextScrubber:
         if "--" in lower or "-u " in lower:
             _command_line_spans(lower, spans)
         return _splice(text, spans) if spans else text
+
+
+def _identifier(text: str) -> str:
+    """``_every_kind`` for identifier-shaped text (see ``_IDENTIFIER_RE``), with the same result.
+
+    The other kinds need a character such text does not have: private keys a space, JWTs two dots,
+    URL credentials and signed URLs ``://``, Bearer and Basic credentials whitespace after the
+    word, ``key=value`` pairs a ``:`` or ``=``, XML elements ``<``, command-line flags whitespace,
+    e-mail addresses ``@``. So only the three kinds that can be written with letters, digits,
+    ``_`` and ``-`` are looked for, in ``_every_kind``'s order. A replaced API key leaves
+    ``[REDACTED:api_key]``, in which none of the others can match either.
+    """
+    if _API_KEY_TRIGGER_RE.search(text) is not None:
+        text = _API_KEY_RE.get().sub(_replace_api_key, text)
+    if len(text) >= 13 and _CARD_RUN_RE.search(text) is not None:
+        text = scrub_cards(text)
+    if len(text) >= 40 and (len(text) <= _AWS_SECRET_FREE_SCAN or _has_aws_context(aligned_lower(text))):
+        text = _AWS_SECRET_RE.get().sub(_replace_aws_secret, text)
+    return text
 
 
 def _has_aws_context(lower: str) -> bool:

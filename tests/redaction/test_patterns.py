@@ -104,3 +104,61 @@ def test_markers_are_left_alone_so_scrubbing_twice_changes_nothing() -> None:
     for entry in SECRETS:
         once = REDACTOR.redact_text(entry.text)
         assert REDACTOR.redact_text(once) == once
+
+
+IDENTIFIER_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
+
+
+def _identifier_pieces() -> list[str]:
+    """Identifier-shaped text near every kind: each corpus secret's own identifier runs, with
+    model-API id prefixes and glue around them."""
+    import re
+
+    runs = {run for entry in SECRETS for run in re.findall(r"[A-Za-z0-9_-]+", entry.secret) if len(run) >= 4}
+    pieces = set()
+    for run in runs:
+        pieces.update({run, f"chatcmpl-{run}", f"{run}-x", f"msg_{run}", f"id_{run}_aws", run * 2})
+    pieces.update(
+        {
+            "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT",
+            "msg_01XFDUDYJgAACzvnptvVoYEL",
+            "4111-1111-1111-1111",
+            "order-4111111111111111",
+            "secret-wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEYaws",
+            "aws_secret_" + "A1b2" * 70,
+            "password",
+            "token-",
+        }
+    )
+    return sorted(pieces)
+
+
+@pytest.mark.parametrize("text", _identifier_pieces())
+def test_identifier_shaped_text_is_scrubbed_exactly_as_by_every_rule(text: str) -> None:
+    from kaizen_otel._internal.secret_text import _IDENTIFIER_RE, TextScrubber
+
+    scrubber = TextScrubber()
+    assert _IDENTIFIER_RE.fullmatch(text) is not None
+    assert scrubber.scrub(text) == scrubber._every_kind(text)
+
+
+def test_generated_identifiers_are_scrubbed_exactly_as_by_every_rule() -> None:
+    import random
+
+    from kaizen_otel._internal.secret_text import TextScrubber
+
+    scrubber = TextScrubber()
+    rng = random.Random(14)
+    prefixes = ["", "sk-", "sk-proj-", "AKIA", "ghp_", "xoxb-", "hf_", "4", "5", "34", "glpat-", "chatcmpl-"]
+    for _ in range(3000):
+        body = "".join(rng.choice(IDENTIFIER_CHARS) for _ in range(rng.randint(1, 90)))
+        digits = "".join(rng.choice("0123456789-") for _ in range(rng.randint(0, 24)))
+        text = rng.choice(prefixes) + rng.choice([body, digits + body, body + digits, digits])
+        if text:
+            assert scrubber.scrub(text) == scrubber._every_kind(text), text
+
+
+def test_identifier_shaped_secrets_of_the_three_kinds_are_among_those_compared() -> None:
+    scrubbed = [REDACTOR.redact_text(text) for text in _identifier_pieces()]
+    for kind in ("api_key", "card", "aws_secret"):
+        assert any(f"[REDACTED:{kind}]" in text for text in scrubbed), kind
