@@ -11,7 +11,9 @@ What the normal path does is kept:
 
 * the measurement rules of ``configure()`` (``metric_attributes`` added; a value that would be cut
   is not bound, so every cut is still counted) and its dropped instruments;
-* the exemplar filter, called per value with the value's context;
+* the exemplar filter, called per value with the value's context (the SDK's three filters decide
+  from the context alone, so their answer for the context of the last value is reused: the four
+  values of one model call share one context);
 * values the SDK refuses (negative, NaN, infinite) and disabled meters take the normal path, which
   warns or ignores them as it always does;
 * a series is bound only once it exists (the first value creates it), so the cardinality limit
@@ -32,14 +34,36 @@ from time import time_ns
 from typing import Any
 
 from opentelemetry.attributes import _clean_attribute_value
+from opentelemetry.context import get_current
+from opentelemetry.sdk.metrics import (
+    AlwaysOffExemplarFilter,
+    AlwaysOnExemplarFilter,
+    TraceBasedExemplarFilter,
+)
 
-__all__ = ["RULES_ATTRIBUTE", "BoundRecord"]
+from kaizen_otel._internal.resets import on_reset
+
+__all__ = ["RULES_ATTRIBUTE", "BoundRecord", "forget_decision"]
 
 #: Set by ``apply_measurement_rules`` on the SDK's measurement consumer: ``(rules, dropped)``.
 RULES_ATTRIBUTE = "_kaizen_measurement_rules"
 #: Bind attempts before the normal path is kept for good (a series past the cardinality limit).
 _TRIES = 3
 _INF = math.inf
+#: Exemplar filters whose answer depends on the context only.
+_CONTEXT_ONLY = (AlwaysOffExemplarFilter, AlwaysOnExemplarFilter, TraceBasedExemplarFilter)
+#: (filter, context, answer) of the last value a context-only filter decided; replaced whole, so a
+#: reader on another thread sees one decision or another, never a mix.
+_decided: tuple[Any, Any, bool] = (None, None, False)
+
+
+def forget_decision() -> None:
+    """Drop the last exemplar decision (and the context it holds)."""
+    global _decided
+    _decided = (None, None, False)
+
+
+on_reset("bound_records", forget_decision)
 
 
 class _Point:
@@ -66,6 +90,7 @@ class BoundRecord:
     __slots__ = (
         "_attributes",
         "_consumer",
+        "_filter",
         "_instrument",
         "_point_attributes",
         "_record",
@@ -86,11 +111,14 @@ class BoundRecord:
         self._storages: Any = None
         self._point_attributes: Any = None
         self._sample: Any = None
+        #: The exemplar filter when it decides from the context alone (its answers are reused).
+        self._filter: Any = None
         #: One more than the bind attempts: the first value only records (a set used once, like one
         #: built past a cache's limit, is not worth binding).
         self._tries = _TRIES + 1
 
     def __call__(self, amount: float, context: Any) -> None:
+        global _decided
         targets = self._targets
         if targets is not None:
             if 0 <= amount < _INF and self._consumer._reader_storages is self._storages:
@@ -103,8 +131,16 @@ class BoundRecord:
                     else:
                         now = time_ns()
                         attributes = self._point_attributes
+                        if context is None:
+                            context = get_current()
                         point = _Point(amount, now, instrument, context, attributes)
-                        sample = self._sample(amount, now, attributes, context)
+                        decided = _decided
+                        if decided[1] is context and decided[0] is self._filter is not None:
+                            sample = decided[2]
+                        else:
+                            sample = self._sample(amount, now, attributes, context)
+                            if self._filter is not None:
+                                _decided = (self._filter, context, sample)
                         for _match, _table, aggregation in targets:
                             aggregation.aggregate(point, sample)
                         return
@@ -131,7 +167,8 @@ class BoundRecord:
         instrument = self._instrument
         consumer = instrument._measurement_consumer
         storages = consumer._reader_storages
-        sample = consumer._sdk_config.exemplar_filter.should_sample
+        exemplar_filter = consumer._sdk_config.exemplar_filter
+        sample = exemplar_filter.should_sample
         instrument._meter_config  # noqa: B018  (read on every value: it must exist)
         attributes: Any = self._attributes
         rules = getattr(consumer, RULES_ATTRIBUTE, None)
@@ -164,4 +201,5 @@ class BoundRecord:
         self._storages = storages
         self._point_attributes = attributes
         self._sample = sample
+        self._filter = exemplar_filter if type(exemplar_filter) in _CONTEXT_ONLY else None
         return tuple(targets)

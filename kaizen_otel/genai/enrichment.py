@@ -75,6 +75,11 @@ _INVOKE_AGENT = sc.OP_INVOKE_AGENT
 _EXECUTE_TOOL = sc.OP_EXECUTE_TOOL
 _ERROR = StatusCode.ERROR
 _CONTENT = cv.CONTENT_ATTRIBUTES
+_PROVIDER = sc.GEN_AI_PROVIDER_NAME
+_REQUEST_MODEL = sc.GEN_AI_REQUEST_MODEL
+_RESPONSE_MODEL = sc.GEN_AI_RESPONSE_MODEL
+_INPUT_TOKENS = sc.GEN_AI_USAGE_INPUT_TOKENS
+_OUTPUT_TOKENS = sc.GEN_AI_USAGE_OUTPUT_TOKENS
 _SWALLOWED = cv.START_ERRORS_SWALLOWED
 
 
@@ -532,24 +537,43 @@ class GenAIEnrichmentProcessor(SpanProcessor):
             outer.set_attributes(missing)
 
     def _model_call(self, rt: Runtime, span: Span, attributes: Any, op: str, run: _Run | None) -> bool:
-        """Measure one model call; False when it is a second record of a call already counted."""
-        if not _first_record(span._context.trace_id, attributes.get(sc.GEN_AI_RESPONSE_ID)):  # type: ignore[union-attr]
+        """Measure one model call; False when it is a second record of a call already counted.
+
+        Runs once per model call on the application's thread: the current conventions' names are
+        read directly, the alias table (``cv.attribute`` / ``cv.tokens``) only when one is absent.
+        """
+        get = attributes.get
+        if not _first_record(span._context.trace_id, get(sc.GEN_AI_RESPONSE_ID)):  # type: ignore[union-attr]
             return False
-        provider = cv.attribute(attributes, sc.GEN_AI_PROVIDER_NAME)
-        request = cv.attribute(attributes, sc.GEN_AI_REQUEST_MODEL)
-        response = cv.attribute(attributes, sc.GEN_AI_RESPONSE_MODEL)
-        provider = str(provider) if provider is not None else ""
-        request = str(request) if request is not None else str(response or "")
-        response = str(response) if response is not None else None
-        agent = (run.current_name() or None) if run is not None else attributes.get(sc.GEN_AI_AGENT_NAME)
+        provider = get(_PROVIDER)
+        if provider is None:
+            provider = cv.attribute(attributes, _PROVIDER)
+        request = get(_REQUEST_MODEL)
+        if request is None:
+            request = cv.attribute(attributes, _REQUEST_MODEL)
+        response = get(_RESPONSE_MODEL)
+        if response is None:
+            response = cv.attribute(attributes, _RESPONSE_MODEL)
+        provider = "" if provider is None else provider if provider.__class__ is str else str(provider)
+        if request is None:
+            request = str(response or "")
+        elif request.__class__ is not str:
+            request = str(request)
+        if response is not None and response.__class__ is not str:
+            response = str(response)
+        agent = (run.current_name() or None) if run is not None else get(sc.GEN_AI_AGENT_NAME)
         key = (op, provider, request, response, agent)
         measure = self._measures.get(key)
         if measure is None:
             measure = _Measure(rt, op, provider, request, response, agent)
             if len(self._measures) < SHAPE_LIMIT:
                 self._measures[key] = measure
-        input_tokens = cv.tokens(attributes, sc.GEN_AI_USAGE_INPUT_TOKENS)
-        output_tokens = cv.tokens(attributes, sc.GEN_AI_USAGE_OUTPUT_TOKENS)
+        input_tokens = get(_INPUT_TOKENS)
+        if input_tokens.__class__ is not int or input_tokens < 0:  # absent, an alias, or not a count
+            input_tokens = cv.tokens(attributes, _INPUT_TOKENS)
+        output_tokens = get(_OUTPUT_TOKENS)
+        if output_tokens.__class__ is not int or output_tokens < 0:
+            output_tokens = cv.tokens(attributes, _OUTPUT_TOKENS)
         tokens = (input_tokens or 0) + (output_tokens or 0)
         cost = 0.0
         if tokens:
@@ -673,11 +697,24 @@ def _unsample(span: Span) -> None:
         )
 
 
+#: Attribute keys seen before that hold no content (not listed, no content prefix): a span whose
+#: keys are all known is answered with one set operation. Bounded; cleared by ``reset``.
+_plain_keys: set[str] = set()
+_PLAIN_KEYS_LIMIT = 4096
+on_reset("genai.enrichment.plain_keys", _plain_keys.clear)
+
+
 def _has_content(attributes: Mapping[str, Any]) -> bool:
+    if _plain_keys.issuperset(attributes):
+        return False
     if not _CONTENT.isdisjoint(attributes):
         return True
     prefixes = cv.CONTENT_ATTRIBUTE_PREFIXES
-    return any(key.startswith(prefixes) for key in attributes)
+    if any(key.startswith(prefixes) for key in attributes):
+        return True
+    if len(_plain_keys) < _PLAIN_KEYS_LIMIT:
+        _plain_keys.update(key for key in attributes if key.__class__ is str)
+    return False
 
 
 def _strip_content(span: ReadableSpan, attributes: Mapping[str, Any]) -> None:

@@ -179,3 +179,38 @@ def test_exemplars_are_offered_with_the_value_and_its_context() -> None:
         bound(42, trace.set_span_in_context(span))
     (point,) = _points(reader, "h")
     assert any(e.value == 42 and e.span_id == span.get_span_context().span_id for e in point.exemplars)
+
+
+def test_exemplar_decisions_are_made_per_context_as_the_api_makes_them() -> None:
+    api_mp, api_reader = _side()  # the SDK's default filter: exemplars only from sampled spans
+    bound_mp, bound_reader = _side()
+    tracer = TracerProvider(shutdown_on_exit=False).get_tracer("t")
+    names = ("h", "h2")
+    api = [api_mp.get_meter("t").create_histogram(name) for name in names]
+    bound = [BoundRecord(bound_mp.get_meter("t").create_histogram(name), ATTRS) for name in names]
+    contexts: list[Any] = [None, None]
+    for _ in range(3):
+        with tracer.start_as_current_span("call") as span:
+            contexts.append(trace.set_span_in_context(span))
+        contexts.append(trace.set_span_in_context(trace.INVALID_SPAN))
+    for step, context in enumerate(contexts):
+        for index in range(2):  # both instruments with one context, as a model call does
+            api[index].record(step + index, ATTRS, context)
+            bound[index](step + index, context)
+    assert all(record._targets is not None for record in bound)
+
+    def exemplars(reader: InMemoryMetricReader) -> list[tuple[Any, ...]]:
+        data = reader.get_metrics_data()  # one collection: it hands the exemplars out once
+        assert data is not None
+        return sorted(
+            (metric.name, e.value, e.span_id)
+            for resource in data.resource_metrics
+            for scope in resource.scope_metrics
+            for metric in scope.metrics
+            for point in metric.data.data_points
+            for e in point.exemplars
+        )
+
+    kept = exemplars(bound_reader)
+    assert kept == exemplars(api_reader)
+    assert {name for name, _, _ in kept} == set(names)  # both instruments kept sampled values
