@@ -4,7 +4,9 @@ Each gated figure is a ratio measured in one run against its own baseline on the
 bare SDK doing the same work, or raw writes of the same line), as a median of alternating rounds,
 so load on a shared machine moves it little. The check fails when a ratio is worse than the
 baseline's by more than that figure's tolerance; the tolerances were set from repeated runs on the
-2-core CI machine kind (see docs/performance.md). Updating the baseline is an explicit change:
+2-core CI machine kind (see docs/performance.md). A failing figure is measured again, up to
+:data:`ATTEMPTS` runs in all, and the best of each is kept: the machine's slow moments pass, a
+regression does not. Updating the baseline is an explicit change:
 ``python -m benchmarks.check --update`` rewrites it, and the commit says why.
 """
 
@@ -22,6 +24,8 @@ except ImportError:  # run as a script
     import bench_audit_cpu  # type: ignore[no-redef]
 
 BASELINE = Path(__file__).with_name("baseline.json")
+#: Runs of the short benchmarks before a figure worse than allowed fails the check.
+ATTEMPTS = 3
 
 
 def measure() -> dict[str, float]:
@@ -62,6 +66,14 @@ def main(argv: list[str]) -> int:
         return 0
     lines = compare(measured, baseline)
     print("\n".join(["", "bench-check against benchmarks/baseline.json:", *lines]))
+    for attempt in range(2, ATTEMPTS + 1):
+        if not any(line.startswith("FAIL") for line in lines):
+            break
+        # A slow moment of the machine passes on the next attempt; a regression fails every one.
+        again = measure()
+        measured = {name: min(value, again.get(name, value)) for name, value in measured.items()}
+        lines = compare(measured, baseline)
+        print("\n".join(["", f"attempt {attempt} of {ATTEMPTS}, the best of each figure so far:", *lines]))
     return 1 if any(line.startswith("FAIL") for line in lines) else 0
 
 
