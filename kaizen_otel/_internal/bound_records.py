@@ -28,6 +28,7 @@ Anything unexpected in the SDK's internals leaves the normal path in place for g
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from time import time_ns
@@ -42,6 +43,8 @@ from opentelemetry.sdk.metrics import (
 )
 
 from kaizen_otel._internal.resets import on_reset
+
+_log = logging.getLogger("kaizen_otel.metrics")
 
 __all__ = ["RULES_ATTRIBUTE", "BoundRecord", "forget_decision"]
 
@@ -141,9 +144,18 @@ class BoundRecord:
                             sample = self._sample(amount, now, attributes, context)
                             if self._filter is not None:
                                 _decided = (self._filter, context, sample)
-                        for _match, _table, aggregation in targets:
-                            aggregation.aggregate(point, sample)
-                        return
+                        try:
+                            for _match, _table, aggregation in targets:
+                                aggregation.aggregate(point, sample)
+                            return
+                        except Exception:  # an SDK whose aggregations differ (it fails on the first
+                            # one, before any took the value): the normal path, for good
+                            self._targets, self._tries = None, 0
+                            _log.debug(
+                                "kaizen_otel: bound recording is off for %s", instrument.name, exc_info=True
+                            )
+                            self._record(amount, self._attributes, context)
+                            return
             self._targets = None
             self._tries = _TRIES
         self._record(amount, self._attributes, context)

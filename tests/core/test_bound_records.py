@@ -214,3 +214,25 @@ def test_exemplar_decisions_are_made_per_context_as_the_api_makes_them() -> None
     kept = exemplars(bound_reader)
     assert kept == exemplars(api_reader)
     assert {name for name, _, _ in kept} == set(names)  # both instruments kept sampled values
+
+
+class _AggregationOfAnotherSDK:
+    """Stands in for an SDK release whose aggregations take other arguments."""
+
+    def aggregate(self, measurement: Any) -> None:
+        raise AssertionError("not reached: the call itself fails")
+
+
+def test_an_sdk_whose_aggregations_differ_loses_no_value_and_keeps_the_normal_path() -> None:
+    mp, reader = _side()
+    bound = BoundRecord(mp.get_meter("t").create_histogram("h"), ATTRS)
+    for value in VALUES:
+        bound(value, None)
+    assert bound._targets is not None
+    bound._targets = tuple((match, table, _AggregationOfAnotherSDK()) for match, table, _ in bound._targets)
+    for value in VALUES:
+        bound(value, None)
+    assert bound._targets is None  # the normal path from now on, without binding again
+    bound(1, None)
+    assert bound._targets is None
+    assert _histogram_state(reader)[0][1] == 2 * len(VALUES) + 1
