@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -185,7 +186,7 @@ _warned_full = False
 #: of the same trace with the same response (two producers recording one call side by side) is not
 #: counted again. The anthropic client and its instrumentation are paired without it (their records
 #: are in two traces outside any span, and one lacks the id in the instrumentation's events mode).
-_counted: dict[tuple[int, str], None] = {}
+_counted: OrderedDict[tuple[int, str], None] = OrderedDict()
 COUNTED_LIMIT = 4096
 
 
@@ -209,8 +210,8 @@ def _first_record(trace_id: int, response_id: Any) -> bool:
         return False
     if len(_counted) >= COUNTED_LIMIT:
         try:
-            del _counted[next(iter(_counted))]
-        except (KeyError, StopIteration, RuntimeError):  # emptied by another thread meanwhile
+            _counted.popitem(last=False)  # constant time; a dict's first key is found by a scan once full
+        except KeyError:  # emptied by another thread meanwhile
             pass
     _counted[key] = None
     return True
@@ -406,13 +407,12 @@ class GenAIEnrichmentProcessor(SpanProcessor):
                 return
             run = pnode.run if pnode is not None else None
             unchecked = False
+            scope = span._instrumentation_scope
             if rt.budgets.enforce:
-                scope = span._instrumentation_scope
-                if scope is not None and scope.name in _SWALLOWED:
+                if scope is not None and scope._name in _SWALLOWED:
                     unchecked = True  # a refusal here would not reach the caller
                 else:
                     self._check_budget(rt, run, attributes)
-            scope = span._instrumentation_scope
             if scope is not None and scope._name in _SIBLING_SCOPES:
                 live = _pair_siblings(span, scope._name, parent, live)
             if live is None:
