@@ -148,11 +148,18 @@ class PreforkServer:
         return values
 
     def counted(self, expected: float) -> dict[str, float]:
-        """The scrape once the workers' files show ``expected`` requests (they write every second)."""
-        return poll(
-            lambda: (found := self.scrape()).get("shop_requests_total") == expected and found,
-            f"shop_requests_total == {expected}",
-        )
+        """The scrape once the workers' files show ``expected`` requests in both the request counter
+        and the latency histogram. A worker writes its families one after another every second, so
+        a scrape in the middle of a write can see one family's new value beside another's previous
+        one, as with prometheus-client's own multiprocess mode."""
+
+        def both() -> dict[str, float] | None:
+            found = self.scrape()
+            if found.get("shop_requests_total") == expected == found.get("shop_latency_seconds_count"):
+                return found
+            return None
+
+        return poll(both, f"shop_requests_total == shop_latency_seconds_count == {expected}")
 
     def stop(self) -> str:
         self.process.send_signal(signal.SIGTERM)
