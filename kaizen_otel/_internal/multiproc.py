@@ -10,6 +10,12 @@ prometheus-client's own ``MultiProcessCollector``:
 * up-down counters (active runs, memory) are summed over live processes (``livesum``);
 * gauges are one series per live process, labelled ``pid`` (``liveall``).
 
+A process writes one export under an exclusive lock on a file beside the metric files, and a scrape
+reads the files under a shared lock, so a scrape never shows one family of a worker's new export
+beside another family of its previous one (a request counted but its latency not yet). ``flock``
+locks go with their process: a worker killed while writing releases it. Neither side waits longer
+than :data:`LOCK_WAIT_S` (a stopped process must not stop scrapes): it then goes on without it.
+
 The translation from OTel data to Prometheus names and labels is the OTel Prometheus exporter's
 own, so names are the same as in single-process mode. The writer is a push exporter on a periodic
 reader (every :data:`WRITE_INTERVAL_MS`, and at shutdown): recording a measurement costs what it
@@ -23,8 +29,14 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: writes and scrapes go on unlocked
+    fcntl = None  # type: ignore[assignment]
 
 from opentelemetry.exporter.prometheus import _CustomCollector
 from opentelemetry.sdk.metrics.export import (
@@ -50,6 +62,43 @@ _log = logging.getLogger("kaizen_otel.multiproc")
 #: How often a process writes its metrics to its files: a scrape sees values at most this old.
 WRITE_INTERVAL_MS = 1000
 _KEY_CACHE_LIMIT = 65_536
+#: The lock file beside the metric files (prometheus-client's merge reads ``*.db`` only).
+LOCK_NAME = ".kaizen_export.lock"
+#: The longest a write or a scrape waits for the other side's lock before going on without it.
+LOCK_WAIT_S = 1.0
+
+
+@contextmanager
+def directory_lock(directory: str, exclusive: bool) -> Iterator[bool]:
+    """Hold the directory's export lock (exclusive: writing an export; shared: reading for a
+    scrape). Yields whether it is held: after :data:`LOCK_WAIT_S`, or when the lock file cannot be
+    opened, the caller goes on without it. Opened per use, so a forked child never shares its
+    parent's lock."""
+    if fcntl is None:
+        yield False
+        return
+    try:
+        fd = os.open(os.path.join(directory, LOCK_NAME), os.O_RDONLY | os.O_CREAT, 0o644)
+    except OSError:
+        yield False
+        return
+    try:
+        mode = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
+        deadline = time.monotonic() + LOCK_WAIT_S
+        held = False
+        while not held:
+            try:
+                fcntl.flock(fd, mode)
+                held = True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.002)
+            except OSError:
+                break
+        yield held
+    finally:
+        os.close(fd)  # releases the lock
 
 
 class MultiprocessFileExporter(MetricExporter):
@@ -97,7 +146,7 @@ class MultiprocessFileExporter(MetricExporter):
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
     ) -> MetricExportResult:
         now = time.time()
-        with self._lock:
+        with self._lock, directory_lock(self._directory, exclusive=True):
             for resource_metrics in metrics_data.resource_metrics:
                 for scope_metrics in resource_metrics.scope_metrics:
                     for metric in scope_metrics.metrics:
@@ -170,7 +219,8 @@ class _LiveMultiProcessCollector(MultiProcessCollector):
             pid = os.path.basename(path)[:-3].rsplit("_", 1)[-1]
             if pid.isdigit() and not _alive(int(pid)):
                 mark_process_dead(int(pid), self._path)
-        return super().collect()
+        with directory_lock(self._path, exclusive=False):
+            return list(super().collect())  # read every file while no process is writing
 
 
 def _alive(pid: int) -> bool:

@@ -149,9 +149,9 @@ class PreforkServer:
 
     def counted(self, expected: float) -> dict[str, float]:
         """The scrape once the workers' files show ``expected`` requests in both the request counter
-        and the latency histogram. A worker writes its families one after another every second, so
-        a scrape in the middle of a write can see one family's new value beside another's previous
-        one, as with prometheus-client's own multiprocess mode."""
+        and the latency histogram (a scrape waits at most a second for a write in progress, then
+        reads without it: under load it could show one family's new value beside another's old
+        one; test_multiproc.py checks that it does not when the lock is had)."""
 
         def both() -> dict[str, float] | None:
             found = self.scrape()

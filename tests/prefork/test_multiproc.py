@@ -89,3 +89,44 @@ def test_under_auto_instrumentation_a_missing_directory_falls_back_to_this_proce
     )
     assert obs.metrics_url is not None
     assert any("prometheus_multiproc_dir" in problem for problem in obs.problems)
+
+
+def test_a_scrape_never_shows_half_of_a_processs_export(tmp_path: Path) -> None:
+    """Twenty counters that always move together, written over and over while scrapes read: each
+    scrape shows all twenty at one value (a request counted and its latency, never one of them)."""
+    import threading
+
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+    from kaizen_otel._internal.multiproc import MultiprocessFileExporter
+
+    reader = PeriodicExportingMetricReader(
+        MultiprocessFileExporter(str(tmp_path)), export_interval_millis=3_600_000
+    )
+    provider = MeterProvider(metric_readers=[reader], shutdown_on_exit=False)
+    meter = provider.get_meter("together")
+    counters = [meter.create_counter(f"family{i}") for i in range(20)]
+    stop = threading.Event()
+
+    def write() -> None:
+        while not stop.is_set():
+            for counter in counters:
+                counter.add(1)
+            reader.force_flush()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    torn: list[dict[str, float]] = []
+    try:
+        for _ in range(60):
+            seen = {
+                name: value for (name, _), value in _samples(tmp_path).items() if name.startswith("family")
+            }
+            if seen and (len(seen) != len(counters) or len(set(seen.values())) != 1):
+                torn.append(seen)
+    finally:
+        stop.set()
+        writer.join()
+        provider.shutdown()
+    assert torn == []
