@@ -78,7 +78,10 @@ def directory_lock(directory: str, exclusive: bool) -> Iterator[bool]:
         yield False
         return
     try:
-        fd = os.open(os.path.join(directory, LOCK_NAME), os.O_RDONLY | os.O_CREAT, 0o644)
+        # Whoever can write the directory can put a FIFO (an open would block until a writer came)
+        # or a symlink there: neither stops a write or a scrape.
+        flags = os.O_RDONLY | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC
+        fd = os.open(os.path.join(directory, LOCK_NAME), flags, 0o644)
     except OSError:
         yield False
         return

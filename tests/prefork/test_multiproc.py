@@ -130,3 +130,29 @@ def test_a_scrape_never_shows_half_of_a_processs_export(tmp_path: Path) -> None:
         writer.join()
         provider.shutdown()
     assert torn == []
+
+
+@pytest.mark.parametrize("planted", ["fifo", "symlink"])
+def test_a_fifo_or_symlink_planted_as_the_lock_file_stops_neither_writes_nor_scrapes(
+    tmp_path: Path, planted: str
+) -> None:
+    """Whoever can write the directory could plant one; an open of a FIFO would wait for a writer."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+    from kaizen_otel._internal.multiproc import LOCK_NAME, MultiprocessFileExporter
+
+    lock = tmp_path / LOCK_NAME
+    if planted == "fifo":
+        os.mkfifo(lock)
+    else:
+        (tmp_path.parent / "elsewhere").write_text("")
+        lock.symlink_to(tmp_path.parent / "elsewhere")
+    reader = PeriodicExportingMetricReader(
+        MultiprocessFileExporter(str(tmp_path)), export_interval_millis=3_600_000
+    )
+    provider = MeterProvider(metric_readers=[reader], shutdown_on_exit=False)
+    provider.get_meter("m").create_counter("planted").add(3)
+    assert reader.force_flush(timeout_millis=10_000)
+    assert _samples(tmp_path)[("planted_total", ())] == 3.0
+    provider.shutdown()
